@@ -1,0 +1,20 @@
+"""The one place that builds the code location's Definitions."""
+
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from assets.checks import quarantine_share
+from assets.dbt import DBT_EXECUTABLE, dbt_models, dbt_project
+from assets.ingest import raw_tables
+from assets.resources import settings_from_environment
+
+defs = dg.Definitions(
+    assets=[raw_tables, dbt_models],
+    asset_checks=[quarantine_share],
+    resources={
+        "settings": settings_from_environment(),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+    },
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,85 @@
+"""Ingest: the raw.prices, raw.macro and raw.instruments tables from files or the generator."""
+
+
+from pathlib import Path
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from assets.resources import TradepipeSettings
+from ml import ingest, synthetic
+
+RAW_PRICES = dg.AssetKey(["raw", "prices"])
+RAW_MACRO = dg.AssetKey(["raw", "macro"])
+RAW_INSTRUMENTS = dg.AssetKey(["raw", "instruments"])
+
+
+class IngestConfig(dg.Config):
+    """Where the raw tables come from."""
+
+    source: Literal["files", "synthetic"] = Field(
+        default="files",
+        description="'files': the TRADEPIPE_PRICES/MACRO/SECTORS files (default: the bundled "
+        "sample). 'synthetic': a seeded synthetic market, for scale tests and benchmarks.",
+    )
+    synthetic_tickers: int = Field(default=500, description="Synthetic market: number of tickers.")
+    synthetic_years: float = Field(default=10.0, description="Synthetic market: years of trading days.")
+    synthetic_seed: int = Field(default=0, description="Synthetic market: random seed.")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(RAW_PRICES, group_name="ingest", kinds={"duckdb"},
+                     description="Daily bars as read from the price files, typed; duplicates kept."),
+        dg.AssetSpec(RAW_MACRO, group_name="ingest", kinds={"duckdb"},
+                     description="Macro series (date, series, value) as read from the macro file."),
+        dg.AssetSpec(RAW_INSTRUMENTS, group_name="ingest", kinds={"duckdb"},
+                     description="Tickers with their sector, as read from the sectors file."),
+    ],
+)
+def raw_tables(context: dg.AssetExecutionContext, config: IngestConfig, settings: TradepipeSettings):
+    """Check every input file, then replace each raw table in one transaction.
+
+    A file that fails a check raises before anything is written, so the warehouse keeps the
+    previous tables.
+    """
+    paths = _input_paths(config, settings)
+    with settings.warehouse() as con:
+        prices = ingest.load_prices(con, paths["prices"])
+        macro = ingest.load_macro(con, paths["macro"])
+        instruments = ingest.load_instruments(con, paths["sectors"])
+    context.log.info(f"loaded {prices['rows']} price rows for {prices['tickers']} tickers")
+    yield dg.MaterializeResult(asset_key=RAW_PRICES, metadata={
+        "dagster/row_count": prices["rows"],
+        "tickers": prices["tickers"],
+        "first_date": prices["first_date"],
+        "last_date": prices["last_date"],
+        "has_adj_close": prices["has_adj_close"],
+        "files": dg.MetadataValue.json(prices["files"]),
+    })
+    yield dg.MaterializeResult(asset_key=RAW_MACRO, metadata={
+        "dagster/row_count": macro["rows"],
+        "series": dg.MetadataValue.json(macro["series"]),
+        "first_date": macro["first_date"],
+        "last_date": macro["last_date"],
+    })
+    yield dg.MaterializeResult(asset_key=RAW_INSTRUMENTS, metadata={
+        "dagster/row_count": instruments["rows"],
+        "sectors": instruments["sectors"],
+    })
+
+
+def _input_paths(config: IngestConfig, settings: TradepipeSettings) -> dict[str, Path | str]:
+    if config.source == "files":
+        return {"prices": settings.prices, "macro": settings.macro, "sectors": settings.sectors}
+    folder = settings.home_path / "synthetic" / (
+        f"{config.synthetic_tickers}x{config.synthetic_years:g}y_seed{config.synthetic_seed}"
+    )
+    if not all((folder / f"{name}.parquet").exists() for name in ("prices", "macro", "sectors")):
+        market = synthetic.generate_market(
+            config.synthetic_tickers, config.synthetic_years, seed=config.synthetic_seed
+        )
+        synthetic.write_market(market, folder)
+    return {"prices": folder / "prices.parquet", "macro": folder / "macro.parquet",
+            "sectors": folder / "sectors.parquet"}

@@ -1,0 +1,50 @@
+-- The macro series as known on each trading day: one row per date, one column per series, each the
+-- latest value whose available_date is on or before the date (as-of, never by exact date). A value
+-- older than macro_max_staleness_days is NULL instead of carried forward.
+with
+
+calendar as (
+    select * from {{ ref('int_trading_days_numbered') }}
+),
+
+observations as (
+    select * from {{ ref('int_macro_observations_lagged') }}
+),
+
+series as (
+    select unnest(['VIXCLS', 'DGS2', 'DGS10', 'BAMLH0A0HYM2', '^GSPC']) as series
+),
+
+grid as (
+    select calendar.date, calendar.day_index, series.series
+    from calendar cross join series
+),
+
+known as (
+    select
+        grid.date,
+        grid.day_index,
+        grid.series,
+        case
+            when grid.date - observations.observation_date <= {{ var('macro_max_staleness_days') }}
+            then observations.value
+        end as value
+    from grid
+    asof left join observations
+        on grid.series = observations.series and grid.date >= observations.available_date
+),
+
+final as (
+    select
+        date,
+        day_index,
+        max(value) filter (where series = 'VIXCLS') as vix,
+        max(value) filter (where series = 'DGS2') as dgs2,
+        max(value) filter (where series = 'DGS10') as dgs10,
+        max(value) filter (where series = 'BAMLH0A0HYM2') as hy_spread,
+        max(value) filter (where series = '^GSPC') as gspc
+    from known
+    group by date, day_index
+)
+
+select * from final

@@ -1,0 +1,78 @@
+-- Every (ticker, date) bar with one flag per quality rule. Each rule looks at the bar itself, the
+-- other versions of the same (ticker, date), and earlier bars of the ticker only: point-in-time.
+with
+
+prices as (
+    select * from {{ ref('stg_raw__prices') }}
+),
+
+versioned as (
+    select *, count(*) over (partition by ticker, date) as n_versions
+    from prices
+),
+
+deduplicated as (
+    select * from versioned
+    qualify row_number() over (
+        partition by ticker, date order by open, high, low, close, volume
+    ) = 1
+),
+
+row_rules as (
+    select
+        *,
+        (open is null or high is null or low is null or close is null or volume is null
+            or (has_adj_close and adj_close_raw is null)) as is_missing_value,
+        coalesce(least(open, high, low, close) <= 0 or adj_close_raw <= 0, false) as is_nonpositive_price,
+        coalesce(high < greatest(open, close, low) or low > least(open, close, high), false)
+            as is_ohlc_inconsistent,
+        coalesce(volume <= 0, false) as is_nonpositive_volume,
+        n_versions > 1 as is_duplicate_conflict,
+        'open=' || coalesce(open_raw::varchar, 'NULL') || ' high=' || coalesce(high_raw::varchar, 'NULL')
+            || ' low=' || coalesce(low_raw::varchar, 'NULL') || ' close=' || coalesce(close_raw::varchar, 'NULL')
+            || ' volume=' || coalesce(volume::varchar, 'NULL') as bar_detail
+    from deduplicated
+),
+
+row_valid as (
+    select
+        *,
+        not (is_missing_value or is_nonpositive_price or is_ohlc_inconsistent
+            or is_nonpositive_volume or is_duplicate_conflict) as passes_row_rules
+    from row_rules
+),
+
+-- The reference close is the median of the ticker's last five closes that passed the row rules.
+-- A one- or two-day decimal shift cannot move that median, so the glitch is caught and the day it
+-- reverts is not; a genuine level change is accepted after three days instead of never.
+referenced as (
+    select
+        ticker,
+        date,
+        median(close) over (
+            partition by ticker order by date rows between 5 preceding and 1 preceding
+        ) as reference_close
+    from row_valid
+    where passes_row_rules
+),
+
+final as (
+    select
+        v.*,
+        r.reference_close,
+        v.close / r.reference_close as close_jump_ratio,
+        coalesce(
+            v.close / r.reference_close > {{ var('close_jump_max_ratio') }}
+            or v.close / r.reference_close < {{ var('close_jump_min_ratio') }},
+            false
+        ) as is_close_jump,
+        v.passes_row_rules and not coalesce(
+            v.close / r.reference_close > {{ var('close_jump_max_ratio') }}
+            or v.close / r.reference_close < {{ var('close_jump_min_ratio') }},
+            false
+        ) as is_valid
+    from row_valid as v
+    left join referenced as r using (ticker, date)
+)
+
+select * from final

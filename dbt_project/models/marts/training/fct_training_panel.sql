@@ -1,0 +1,28 @@
+-- The point-in-time training panel: one row per (ticker, date, horizon) where the ticker passes
+-- the universe filter on that date (history, price and liquidity known at that date's close) and
+-- a label exists. Models trained as of T use only rows with label_end_date <= T.
+with
+
+features as (
+    select * from {{ ref('fct_features') }}
+),
+
+labels as (
+    select * from {{ ref('fct_labels') }}
+),
+
+universe as (
+    select * from features
+    where history_days >= {{ var('universe_min_history_days') }}
+      and close_raw >= {{ var('universe_min_price') }}
+      and dollar_volume_20d >= {{ var('universe_min_dollar_volume_20d') }}
+),
+
+final as (
+    select universe.*, labels.horizon, labels.fwd_return, labels.fwd_excess_return,
+           labels.entry_date, labels.label_end_date
+    from universe
+    inner join labels using (ticker, date)
+)
+
+select * from final
