@@ -19,10 +19,33 @@ bars as (
 moves as (
     select
         *,
-        greatest(close - prev_close, 0) as gain,
-        greatest(prev_close - close, 0) as loss,
-        greatest(high - low, abs(high - prev_close), abs(low - prev_close)) as true_range
+        case when prev_close is not null then greatest(close - prev_close, 0) end as gain,
+        case when prev_close is not null then greatest(prev_close - close, 0) end as loss,
+        case when prev_close is not null
+            then greatest(high - low, abs(high - prev_close), abs(low - prev_close))
+        end as true_range
     from bars
+),
+
+windows as (
+    select
+        *,
+        {{ rolling('avg', 'close', 5) }} as ma_5,
+        {{ rolling('avg', 'close', 20) }} as ma_20,
+        {{ rolling('avg', 'close', 50) }} as ma_50,
+        {{ rolling('avg', 'close', 200) }} as ma_200,
+        {{ rolling2('regr_slope', 'log_close', 'history_days', 20) }} as slope_20,
+        {{ rolling2('regr_r2', 'log_close', 'history_days', 20) }} as r2_20,
+        {{ rolling('avg', 'hl_log_sq', 20) }} as hl_log_sq_20,
+        {{ rolling('avg', 'garman_klass_term', 20) }} as garman_klass_20,
+        {{ rolling('avg', 'true_range', 14) }} as atr_14,
+        {{ rolling('avg', 'gain', 14) }} as gain_14,
+        {{ rolling('avg', 'loss', 14) }} as loss_14,
+        {{ rolling('min', 'low', 20) }} as low_20,
+        {{ rolling('max', 'high', 20) }} as high_20,
+        {{ rolling('min', 'low', 252) }} as low_252,
+        {{ rolling('max', 'high', 252) }} as high_252
+    from moves
 ),
 
 final as (
@@ -34,22 +57,20 @@ final as (
         (high - greatest(open, close)) / open as kup,
         (least(open, close) - low) / open as klow,
         (2 * close - high - low) / open as ksft,
-        close / {{ rolling('avg', 'close', 5) }} as close_to_ma5,
-        close / {{ rolling('avg', 'close', 20) }} as close_to_ma20,
-        close / {{ rolling('avg', 'close', 50) }} as close_to_ma50,
-        close / {{ rolling('avg', 'close', 200) }} as close_to_ma200,
-        {{ rolling2('regr_slope', 'log_close', 'history_days', 20) }} as trend_slope_20d,
-        {{ rolling2('regr_r2', 'log_close', 'history_days', 20) }} as trend_r2_20d,
-        sqrt({{ rolling('avg', 'hl_log_sq', 20) }} / (4 * ln(2))) as parkinson_vol_20d,
-        sqrt(greatest({{ rolling('avg', 'garman_klass_term', 20) }}, 0)) as garman_klass_vol_20d,
-        {{ rolling('avg', 'true_range', 14) }} / close as atr_14d_ratio,
-        100 * {{ rolling('avg', 'gain', 14) }}
-            / nullif({{ rolling('avg', 'gain', 14) }} + {{ rolling('avg', 'loss', 14) }}, 0) as rsi_14,
-        (close - {{ rolling('min', 'low', 20) }})
-            / nullif({{ rolling('max', 'high', 20) }} - {{ rolling('min', 'low', 20) }}, 0) as rsv_20,
-        close / {{ rolling('max', 'high', 252) }} - 1 as dist_high_252d,
-        close / {{ rolling('min', 'low', 252) }} - 1 as dist_low_252d
-    from moves
+        close / ma_5 as close_to_ma5,
+        close / ma_20 as close_to_ma20,
+        close / ma_50 as close_to_ma50,
+        close / ma_200 as close_to_ma200,
+        slope_20 as trend_slope_20d,
+        r2_20 as trend_r2_20d,
+        sqrt(hl_log_sq_20 / (4 * ln(2))) as parkinson_vol_20d,
+        sqrt(greatest(garman_klass_20, 0)) as garman_klass_vol_20d,
+        atr_14 / close as atr_14d_ratio,
+        100 * gain_14 / nullif(gain_14 + loss_14, 0) as rsi_14,
+        (close - low_20) / nullif(high_20 - low_20, 0) as rsv_20,
+        close / high_252 - 1 as dist_high_252d,
+        close / low_252 - 1 as dist_low_252d
+    from windows
 )
 
 select * from final

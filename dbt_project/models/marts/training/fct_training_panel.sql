@@ -1,6 +1,10 @@
 -- The point-in-time training panel: one row per (ticker, date, horizon) where the ticker passes
 -- the universe filter on that date (history, price and liquidity known at that date's close) and
 -- a label exists. Models trained as of T use only rows with label_end_date <= T.
+-- A view: it repeats every feature once per horizon, so storing it would triple the feature
+-- table on disk for a join DuckDB does in about a second when it is read.
+{{ config(materialized="view") }}
+
 with
 
 features as (
