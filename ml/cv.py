@@ -1,0 +1,688 @@
+"""Cross-validation splitters for a (date, ticker) panel.
+
+Both splitters follow the scikit-learn cross-validator protocol
+(:class:`sklearn.model_selection.BaseCrossValidator`): ``split(X, y, groups)``
+returns an iterator of ``(train_idx, test_idx)`` integer position arrays into
+``X`` and ``get_n_splits`` counts the folds. They differ from
+``TimeSeriesSplit`` in two ways that matter for a panel of many tickers:
+
+* **Windows are counted in distinct dates, not rows.** ``groups`` carries the
+  date of every row; the sorted unique dates of the panel are the trading
+  calendar the windows are laid on. Rows need not be sorted: the splitters sort
+  internally and return positions into ``X`` in ascending order.
+* **Labels look forward.** A row dated ``t`` carries a label that is only known
+  on ``label_end_date`` (after ``t``). A training row whose label becomes known
+  on or after the first test date would leak test-period returns into the
+  model, so such rows are *purged* (point-in-time rule 4 in ``DESIGN.md``).
+
+Label end dates are aligned with the rows of ``X``. They are given either to
+the constructor (``label_end_dates=...``) or to ``split`` / ``fold_bounds`` as a
+keyword; the keyword wins when both are present. Rows whose label end date is
+missing (``NaT``: the label is not known yet) are never used for training, but
+they are tested on.
+
+Examples
+--------
+Three tickers, twelve dates, labels known two dates later:
+
+>>> import numpy as np, pandas as pd
+>>> dates = np.repeat(pd.bdate_range("2024-01-01", periods=12), 3)
+>>> label_end = dates + pd.offsets.BDay(2)
+>>> cv = WalkForwardSplit(train_days=4, test_days=2, embargo_days=0,
+...                       label_end_dates=label_end)
+>>> cv.get_n_splits(groups=dates)
+4
+>>> train, test = next(cv.split(np.zeros((36, 1)), groups=dates))
+>>> train.tolist()    # dates 0-1 only: dates 2-3 have labels ending on/after date 4
+[0, 1, 2, 3, 4, 5]
+>>> test.tolist()
+[12, 13, 14, 15, 16, 17]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.model_selection import BaseCrossValidator
+
+__all__ = ["FoldBounds", "PurgedKFold", "WalkForwardSplit"]
+
+_NAT = np.iinfo(np.int64).min  # the int64 value pandas uses for NaT
+
+
+@dataclass(frozen=True)
+class FoldBounds:
+    """Nominal date boundaries of one fold (all bounds inclusive).
+
+    The training window is ``[train_start, train_end]`` before purging and
+    embargo: the rows actually trained on can start later (never earlier) and
+    end earlier, see :meth:`WalkForwardSplit.split`.
+
+    Attributes
+    ----------
+    fold : int
+        Zero-based fold number; fold ``k`` of a longer panel is fold ``k`` of
+        any shorter panel that already contained it.
+    train_start, train_end : pandas.Timestamp
+        First and last date of the training window.
+    test_start, test_end : pandas.Timestamp
+        First and last date of the test window.
+    """
+
+    fold: int
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the bounds as a plain dict (e.g. one row of ``ml.cv_folds``)."""
+        return {
+            "fold": self.fold,
+            "train_start": self.train_start,
+            "train_end": self.train_end,
+            "test_start": self.test_start,
+            "test_end": self.test_end,
+        }
+
+
+@dataclass(frozen=True)
+class _Window:
+    """One fold as half-open ranges of date positions ``[lo, hi)``."""
+
+    train_lo: int
+    train_hi: int
+    test_lo: int
+    test_hi: int
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """Validated row layout: date position per row, calendar, label end dates."""
+
+    n_samples: int
+    calendar: np.ndarray  # sorted unique dates, int64 nanoseconds
+    date_pos: np.ndarray  # position of each row's date in ``calendar``
+    label_end: np.ndarray | None  # int64 nanoseconds per row, _NAT where unknown
+    tz: Any
+
+
+# --------------------------------------------------------------------------- #
+# validation helpers
+# --------------------------------------------------------------------------- #
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    """Return ``value`` as int if it is an integer ``>= minimum``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {name}={value}")
+    return int(value)
+
+
+def _num_samples(X: Any) -> int:
+    """Number of rows of an array-like (``shape[0]`` or ``len``)."""
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return int(shape[0])
+    return len(X)
+
+
+def _to_ns(values: Any, name: str, n_samples: int, allow_nat: bool) -> tuple[np.ndarray, Any]:
+    """Convert date-likes to int64 nanoseconds (``_NAT`` for missing) and their tz."""
+    if values is None:
+        raise ValueError(f"{name} is required: pass an array-like of dates, one per row of X")
+    n = _num_samples(values)
+    if n != n_samples:
+        raise ValueError(
+            f"{name} has {n} entries but X has {n_samples} rows; they must be aligned row by row"
+        )
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(pd.Index(values)))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"{name} could not be read as dates: {exc}") from exc
+    tz = index.tz
+    if tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    missing = index.isna()
+    if missing.any() and not allow_nat:
+        where = np.flatnonzero(missing)
+        raise ValueError(
+            f"{name} has {where.size} missing dates (NaT/None), first at rows {where[:5].tolist()}"
+        )
+    return index.as_unit("ns").asi8.copy(), tz
+
+
+def _prepare_panel(
+    X: Any, groups: Any, label_end_dates: Any | None, need_labels: bool
+) -> _Panel:
+    """Validate ``groups`` (and label end dates when needed) against ``X``."""
+    n_samples = _num_samples(X)
+    if n_samples == 0:
+        raise ValueError("X has no rows")
+    dates, tz = _to_ns(groups, "groups", n_samples, allow_nat=False)
+    calendar, date_pos = np.unique(dates, return_inverse=True)
+    label_end = None
+    if need_labels:
+        if label_end_dates is None:
+            raise ValueError(
+                "label_end_dates is required to purge overlapping labels: pass it to the "
+                "constructor or as split(..., label_end_dates=...), one date per row of X"
+            )
+        label_end, label_tz = _to_ns(label_end_dates, "label_end_dates", n_samples, allow_nat=True)
+        if (tz is None) != (label_tz is None):
+            raise ValueError(
+                f"groups (tz={tz}) and label_end_dates (tz={label_tz}) must both be "
+                "timezone-naive or both timezone-aware"
+            )
+        known = label_end != _NAT
+        bad = np.flatnonzero(known & (label_end <= dates))
+        if bad.size:
+            examples = ", ".join(
+                f"row {i}: date={pd.Timestamp(dates[i]).date()} "
+                f"label_end_date={pd.Timestamp(label_end[i]).date()}"
+                for i in bad[:3]
+            )
+            raise ValueError(
+                f"label_end_date must be after date; {bad.size} rows violate this ({examples})"
+            )
+    return _Panel(
+        n_samples=n_samples,
+        calendar=calendar,
+        date_pos=date_pos.astype(np.intp, copy=False),
+        label_end=label_end,
+        tz=tz,
+    )
+
+
+def _timestamp(ns: int, tz: Any) -> pd.Timestamp:
+    """Int64 nanoseconds back to a Timestamp in the panel's timezone."""
+    ts = pd.Timestamp(int(ns))
+    return ts.tz_localize("UTC").tz_convert(tz) if tz is not None else ts
+
+
+# --------------------------------------------------------------------------- #
+# window arithmetic (pure functions on date positions)
+# --------------------------------------------------------------------------- #
+
+
+def _walk_forward_windows(
+    n_dates: int,
+    train_days: int,
+    test_days: int,
+    step_days: int,
+    first_test: int,
+    expanding: bool,
+    allow_partial_test: bool,
+) -> list[_Window]:
+    """Fold ``k`` tests dates ``[first_test + k*step_days, ... + test_days)``.
+
+    Boundaries depend only on positions counted from the first date, so a
+    longer calendar yields the same leading windows plus possibly more.
+    """
+    windows = []
+    test_lo = first_test
+    while test_lo < n_dates:
+        test_hi = test_lo + test_days
+        if test_hi > n_dates:
+            if not allow_partial_test:
+                break
+            test_hi = n_dates
+        train_lo = 0 if expanding else max(0, test_lo - train_days)
+        windows.append(_Window(train_lo, test_lo, test_lo, test_hi))
+        test_lo += step_days
+    return windows
+
+
+def _kfold_blocks(n_dates: int, n_splits: int) -> list[tuple[int, int]]:
+    """Contiguous ``[lo, hi)`` date blocks; the first ``n_dates % n_splits`` get one extra."""
+    sizes = np.full(n_splits, n_dates // n_splits, dtype=int)
+    sizes[: n_dates % n_splits] += 1
+    ends = np.cumsum(sizes)
+    return [(int(end - size), int(end)) for size, end in zip(sizes, ends, strict=True)]
+
+
+def _known_before(label_end: np.ndarray, cutoff_ns: int) -> np.ndarray:
+    """Rows whose label is known strictly before ``cutoff_ns`` (NaT is never known)."""
+    return (label_end != _NAT) & (label_end < cutoff_ns)
+
+
+# --------------------------------------------------------------------------- #
+# splitters
+# --------------------------------------------------------------------------- #
+
+
+class WalkForwardSplit(BaseCrossValidator):
+    """Walk-forward splits over the distinct dates of a (date, ticker) panel.
+
+    The panel's sorted unique dates are numbered ``0 .. n_dates-1``. Fold ``k``
+    tests the dates ``[s + k*step_days, s + k*step_days + test_days)`` where
+    ``s = min_train_days`` (default ``train_days``) and trains on the dates
+    before the test window: the last ``train_days`` of them (rolling) or all of
+    them (expanding), then purges and embargoes rows as described below. The
+    windows are anchored at the first date of the data, so appending dates at
+    the end adds folds and never moves or changes an earlier fold
+    (point-in-time rule 5).
+
+    Parameters
+    ----------
+    train_days : int, default=756
+        Length of the rolling training window in distinct dates (about three
+        years). With ``expanding=True`` it is only the warm-up length (unless
+        ``min_train_days`` is given).
+
+    test_days : int, default=63
+        Length of each test window in distinct dates (about one quarter).
+
+    step_days : int or None, default=None
+        Distance between consecutive test-window starts; ``None`` means
+        ``test_days`` (adjacent, non-overlapping test windows). A step larger
+        than ``test_days`` leaves dates that are never tested; a smaller step
+        tests dates more than once.
+
+    expanding : bool, default=False
+        If True every training window starts at the first date; otherwise it
+        holds the last ``train_days`` dates before the test window.
+
+    purge : bool, default=True
+        Drop training rows whose ``label_end_date`` is on or after the first
+        date of the test window (and rows whose label end date is missing).
+
+        .. warning::
+
+            **Look-ahead.** With ``purge=False`` the last ``horizon`` dates of
+            every training window carry labels that are realised *inside* the
+            test window: the model is fitted on returns it is then scored on,
+            and CV metrics come out too good. Only turn it off if the panel
+            has already been cut so that every label ends before its test
+            window. With ``purge=True`` a fold whose test
+            window starts on date ``S`` trains only on labels known by the
+            trading date before ``S``, i.e. what a model refitted after the
+            close before ``S`` could have seen (point-in-time rule 4).
+
+    embargo_days : int, default=5
+        After each test window, its next ``embargo_days`` dates are removed
+        from the training windows of all *later* folds. With adjacent test
+        windows these are the first dates of the following test window, so
+        they drop out of training from the fold after next onwards.
+
+        .. warning::
+
+            **Look-ahead.** In walk-forward every fold trains strictly before
+            its own test window, so this embargo never separates a fold from
+            its own test dates -- the gap before the test window is the job of
+            ``purge``. What it does is keep later training windows away from
+            the dates just after an earlier test window, whose rolling-window
+            features are serially correlated with that window (the same dates
+            :class:`PurgedKFold` embargoes). It costs ``embargo_days`` dates of
+            training data per earlier test window inside the training window;
+            ``embargo_days=0`` turns it off. It is not a substitute for
+            ``purge``: with ``purge=False`` the folds leak whatever the
+            embargo.
+
+    min_train_days : int or None, default=None
+        Number of dates before the first test window (the first fold's
+        training window); ``None`` means ``train_days``. Use it to start
+        testing earlier with a shorter, growing window (rolling windows grow
+        until they reach ``train_days``), or to align the test windows of
+        rolling and expanding runs. Small values make the early folds train on
+        very few dates (after purging possibly none, which raises).
+
+    allow_partial_test : bool, default=False
+        If True, a final test window shorter than ``test_days`` (the most
+        recent dates) is also yielded. Its training rows are those it will
+        have when the window fills up, so appending dates only extends its
+        test set.
+
+    label_end_dates : array-like of shape (n_samples,) or None, default=None
+        ``label_end_date`` of each row of ``X`` (the trading date on which the
+        row's label becomes known). Required when ``purge=True``, here or as a
+        keyword of :meth:`split`.
+
+    Notes
+    -----
+    Windows are counted in the dates present in the panel. A trading day with
+    no rows at all does not count, and filling it in later renumbers the dates
+    after it.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> dates = np.repeat(pd.bdate_range("2024-01-01", periods=12), 3)
+    >>> cv = WalkForwardSplit(train_days=4, test_days=2, purge=False, embargo_days=1)
+    >>> [(f.train_start.day, f.train_end.day, f.test_start.day) for f in cv.fold_bounds(dates)]
+    [(1, 4, 5), (3, 8, 9), (5, 10, 11), (9, 12, 15)]
+    """
+
+    __metadata_request__split = {"groups": True}
+
+    def __init__(
+        self,
+        train_days: int = 756,
+        test_days: int = 63,
+        step_days: int | None = None,
+        expanding: bool = False,
+        purge: bool = True,
+        embargo_days: int = 5,
+        min_train_days: int | None = None,
+        allow_partial_test: bool = False,
+        label_end_dates: npt.ArrayLike | None = None,
+    ) -> None:
+        self.train_days = train_days
+        self.test_days = test_days
+        self.step_days = step_days
+        self.expanding = expanding
+        self.purge = purge
+        self.embargo_days = embargo_days
+        self.min_train_days = min_train_days
+        self.allow_partial_test = allow_partial_test
+        self.label_end_dates = label_end_dates
+
+    # -- public API --------------------------------------------------------- #
+
+    def split(
+        self,
+        X: npt.ArrayLike,
+        y: npt.ArrayLike | None = None,
+        groups: npt.ArrayLike | None = None,
+        label_end_dates: npt.ArrayLike | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Generate train/test row positions, one pair per fold.
+
+        Inputs are validated before the first fold is produced, so errors
+        raise on the call itself.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The panel; only its length is used.
+        y : array-like, default=None
+            Ignored, for scikit-learn compatibility.
+        groups : array-like of shape (n_samples,)
+            Date of each row (anything :func:`pandas.to_datetime` reads).
+            Required; rows may be in any order.
+        label_end_dates : array-like of shape (n_samples,), default=None
+            Label end date of each row; overrides the constructor argument.
+            Required (here or there) when ``purge=True``.
+
+        Yields
+        ------
+        train : ndarray of int
+            Ascending positions of the training rows: dates in the training
+            window, minus embargoed dates, minus (if ``purge``) rows whose
+            label end date is missing or on/after the test window's first date.
+        test : ndarray of int
+            Ascending positions of every row dated inside the test window.
+
+        Raises
+        ------
+        ValueError
+            On invalid parameters, misaligned inputs, a panel too short for
+            one fold, or a fold left without training rows.
+        """
+        panel, windows = self._plan(X, groups, label_end_dates, need_labels=bool(self.purge))
+        return self._iter_folds(panel, windows)
+
+    def get_n_splits(
+        self,
+        X: npt.ArrayLike | None = None,
+        y: npt.ArrayLike | None = None,
+        groups: npt.ArrayLike | None = None,
+    ) -> int:
+        """Return the number of folds for the dates in ``groups`` (required)."""
+        if groups is None:
+            raise ValueError("groups (the date of each row) is required to count folds")
+        _, windows = self._plan(groups if X is None else X, groups, None, need_labels=False)
+        return len(windows)
+
+    def fold_bounds(self, groups: npt.ArrayLike) -> list[FoldBounds]:
+        """Nominal date boundaries of every fold, before purging and embargo.
+
+        Parameters
+        ----------
+        groups : array-like of shape (n_samples,)
+            Date of each row, as for :meth:`split`.
+
+        Returns
+        -------
+        list of FoldBounds
+            One entry per fold, in fold order. The rows actually trained on are
+            given by :meth:`split`; use ``len(train)`` for ``n_train``. For a
+            partial final fold (``allow_partial_test=True``) ``test_end`` is
+            the last date of the panel.
+        """
+        panel, windows = self._plan(groups, groups, None, need_labels=False)
+        cal = panel.calendar
+        return [
+            FoldBounds(
+                fold=k,
+                train_start=_timestamp(cal[w.train_lo], panel.tz),
+                train_end=_timestamp(cal[w.train_hi - 1], panel.tz),
+                test_start=_timestamp(cal[w.test_lo], panel.tz),
+                test_end=_timestamp(cal[w.test_hi - 1], panel.tz),
+            )
+            for k, w in enumerate(windows)
+        ]
+
+    # -- internals ---------------------------------------------------------- #
+
+    def _checked_params(self) -> tuple[int, int, int, int, int]:
+        """Validate parameters; return train, test, step, embargo, first-test sizes."""
+        train_days = _check_int("train_days", self.train_days, 1)
+        test_days = _check_int("test_days", self.test_days, 1)
+        step_days = (
+            test_days if self.step_days is None else _check_int("step_days", self.step_days, 1)
+        )
+        embargo_days = _check_int("embargo_days", self.embargo_days, 0)
+        first_test = (
+            train_days
+            if self.min_train_days is None
+            else _check_int("min_train_days", self.min_train_days, 1)
+        )
+        return train_days, test_days, step_days, embargo_days, first_test
+
+    def _plan(
+        self, X: Any, groups: Any, label_end_dates: Any | None, need_labels: bool
+    ) -> tuple[_Panel, list[_Window]]:
+        train_days, test_days, step_days, _, first_test = self._checked_params()
+        labels = self.label_end_dates if label_end_dates is None else label_end_dates
+        panel = _prepare_panel(X, groups, labels, need_labels)
+        n_dates = panel.calendar.size
+        needed = first_test + (1 if self.allow_partial_test else test_days)
+        if n_dates < needed:
+            first_name = "train_days" if self.min_train_days is None else "min_train_days"
+            raise ValueError(
+                f"too few dates for one fold: the panel has {n_dates} distinct dates but "
+                f"{first_name}={first_test} + test_days={test_days} needs {needed}"
+                + (" (allow_partial_test=True needs one test date)" if self.allow_partial_test else "")
+            )
+        windows = _walk_forward_windows(
+            n_dates,
+            train_days,
+            test_days,
+            step_days,
+            first_test,
+            bool(self.expanding),
+            bool(self.allow_partial_test),
+        )
+        return panel, windows
+
+    def _iter_folds(
+        self, panel: _Panel, windows: list[_Window]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        _, test_days, _, embargo_days, _ = self._checked_params()
+        n_dates = panel.calendar.size
+        embargoed = np.zeros(n_dates, dtype=bool)  # dates embargoed by earlier folds
+        for k, w in enumerate(windows):
+            pos = panel.date_pos
+            test_mask = (pos >= w.test_lo) & (pos < w.test_hi)
+            train_mask = (pos >= w.train_lo) & (pos < w.train_hi) & ~embargoed[pos]
+            if self.purge:
+                assert panel.label_end is not None
+                train_mask &= _known_before(panel.label_end, int(panel.calendar[w.test_lo]))
+            if not train_mask.any():
+                raise ValueError(
+                    f"fold {k} has no training rows after purging/embargo: training dates "
+                    f"{_timestamp(panel.calendar[w.train_lo], panel.tz).date()}.."
+                    f"{_timestamp(panel.calendar[w.train_hi - 1], panel.tz).date()}, "
+                    f"test starts {_timestamp(panel.calendar[w.test_lo], panel.tz).date()}; "
+                    "increase train_days/min_train_days"
+                )
+            # embargo measured from the nominal end, so a partial last window
+            # embargoes the same dates it will once the data fills it up
+            nominal_end = w.test_lo + test_days
+            embargoed[min(nominal_end, n_dates) : min(nominal_end + embargo_days, n_dates)] = True
+            yield np.flatnonzero(train_mask), np.flatnonzero(test_mask)
+
+
+class PurgedKFold(BaseCrossValidator):
+    """K-fold over contiguous date blocks with purging and embargo.
+
+    For hyperparameter search (Lopez de Prado, *Advances in Financial Machine
+    Learning*, ch. 7). The distinct dates are cut into ``n_splits`` contiguous
+    blocks (the first ``n_dates % n_splits`` blocks get one extra date); each
+    block is a test fold once. The training set is every other row, minus
+
+    * **purged rows**: rows whose label window ``[date, label_end_date]``
+      overlaps the test block ``[test_start, test_end]``, i.e. rows dated on or
+      before ``test_end`` whose label ends on or after ``test_start``; and
+      rows dated before the block whose label end date is missing;
+    * **embargoed rows**: rows dated on the ``embargo_days`` dates right after
+      the test block.
+
+    Rows with a missing label end date are never trained on.
+
+    .. warning::
+
+        **Look-ahead.** Unlike walk-forward, folds train on data *after* the
+        test block. Purging removes label overlap and the embargo removes the
+        most serially correlated rows, but slower-moving information (regimes,
+        trends) still flows backwards. Use it to compare hyperparameters, not
+        to report out-of-sample performance; use :class:`WalkForwardSplit`
+        for that.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of date blocks (folds), at least 2.
+
+    embargo_days : int, default=5
+        Number of dates after each test block removed from its training set.
+
+        .. warning::
+
+            **Look-ahead.** Features built on rolling windows and labels that
+            start right after the block are correlated with the block's own
+            outcomes; with ``embargo_days=0`` the rows just after a test block
+            can teach the model about it. Use at least the longest feature
+            look-back you worry about, and at least the label horizon.
+
+    label_end_dates : array-like of shape (n_samples,) or None, default=None
+        ``label_end_date`` of each row of ``X``; required here or as a keyword
+        of :meth:`split`.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> dates = np.repeat(pd.bdate_range("2024-01-01", periods=6), 2)
+    >>> cv = PurgedKFold(n_splits=3, embargo_days=1, label_end_dates=dates + pd.offsets.BDay(1))
+    >>> [(tr.tolist(), te.tolist()) for tr, te in cv.split(np.zeros(12), groups=dates)]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [([6, 7, 8, 9, 10, 11], [0, 1, 2, 3]),
+     ([0, 1, 10, 11], [4, 5, 6, 7]),
+     ([0, 1, 2, 3, 4, 5], [8, 9, 10, 11])]
+    """
+
+    __metadata_request__split = {"groups": True}
+
+    def __init__(
+        self,
+        n_splits: int = 5,
+        embargo_days: int = 5,
+        label_end_dates: npt.ArrayLike | None = None,
+    ) -> None:
+        self.n_splits = n_splits
+        self.embargo_days = embargo_days
+        self.label_end_dates = label_end_dates
+
+    def split(
+        self,
+        X: npt.ArrayLike,
+        y: npt.ArrayLike | None = None,
+        groups: npt.ArrayLike | None = None,
+        label_end_dates: npt.ArrayLike | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Generate train/test row positions, one pair per date block.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The panel; only its length is used.
+        y : array-like, default=None
+            Ignored, for scikit-learn compatibility.
+        groups : array-like of shape (n_samples,)
+            Date of each row. Required; rows may be in any order.
+        label_end_dates : array-like of shape (n_samples,), default=None
+            Label end date of each row; overrides the constructor argument.
+
+        Yields
+        ------
+        train : ndarray of int
+            Ascending positions of the training rows (see class docstring).
+        test : ndarray of int
+            Ascending positions of every row dated inside the block.
+
+        Raises
+        ------
+        ValueError
+            On invalid parameters, misaligned inputs, fewer dates than
+            ``n_splits``, or a fold left without training rows.
+        """
+        n_splits = _check_int("n_splits", self.n_splits, 2)
+        _check_int("embargo_days", self.embargo_days, 0)
+        labels = self.label_end_dates if label_end_dates is None else label_end_dates
+        panel = _prepare_panel(X, groups, labels, need_labels=True)
+        n_dates = panel.calendar.size
+        if n_dates < n_splits:
+            raise ValueError(
+                f"too few dates: n_splits={n_splits} needs at least {n_splits} distinct dates, "
+                f"the panel has {n_dates}"
+            )
+        return self._iter_folds(panel, _kfold_blocks(n_dates, n_splits))
+
+    def get_n_splits(
+        self,
+        X: npt.ArrayLike | None = None,
+        y: npt.ArrayLike | None = None,
+        groups: npt.ArrayLike | None = None,
+    ) -> int:
+        """Return ``n_splits`` (the data is not needed)."""
+        return _check_int("n_splits", self.n_splits, 2)
+
+    def _iter_folds(
+        self, panel: _Panel, blocks: list[tuple[int, int]]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        assert panel.label_end is not None
+        pos, cal, label_end = panel.date_pos, panel.calendar, panel.label_end
+        known = label_end != _NAT
+        for k, (lo, hi) in enumerate(blocks):
+            test_mask = (pos >= lo) & (pos < hi)
+            before = pos < lo
+            after_embargo = pos >= hi + int(self.embargo_days)
+            # label window [date, label_end] overlaps [cal[lo], cal[hi-1]]: for rows
+            # dated before the block that means label_end >= cal[lo]
+            train_mask = (before & known & (label_end < cal[lo])) | (after_embargo & known)
+            if not train_mask.any():
+                raise ValueError(
+                    f"fold {k} (dates {_timestamp(cal[lo], panel.tz).date()}.."
+                    f"{_timestamp(cal[hi - 1], panel.tz).date()}) has no training rows after "
+                    f"purging and embargo_days={self.embargo_days}"
+                )
+            yield np.flatnonzero(train_mask), np.flatnonzero(test_mask)

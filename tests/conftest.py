@@ -1,0 +1,24 @@
+"""Session fixtures: the pipeline materialized once on the bundled sample and on a tiny market."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import materialize_pipeline, tiny_market
+
+
+@pytest.fixture(scope="session")
+def sample_home(tmp_path_factory) -> Path:
+    """The whole pipeline materialized once on the bundled sample."""
+    home = tmp_path_factory.mktemp("sample_home")
+    materialize_pipeline(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_home(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
+    """The pipeline materialized on the crafted tiny market."""
+    home = tmp_path_factory.mktemp("tiny_home")
+    paths = tiny_market(home / "input")
+    materialize_pipeline(home, **paths)
+    return home, paths
