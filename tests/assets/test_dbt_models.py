@@ -80,7 +80,7 @@ def test_volume_and_liquidity(built):
         np.log((c[11:31] * v[11:31]).mean()), rel=1e-12)
 
 
-def test_market_relative_and_ranks(built):
+def test_market_relative_and_cross_sectional(built):
     home, clean = built
     # Up to day 70 every ticker, BAD included, has clean bars: the market is their mean return.
     closes = {t: series(clean, t, "close") for t in ("A", "B", "C")}
@@ -96,8 +96,9 @@ def test_market_relative_and_ranks(built):
     assert feature(home, "A", 30, "ret_20d_vs_sector") == pytest.approx(r20["A"] - (r20["A"] + r20["B"]) / 2, rel=1e-9)
     r5 = {t: c[30] / c[25] - 1 for t, c in closes.items()}
     r5["BAD"] = bad_close[30] / bad_close[25] - 1
-    expected_rank = sorted(r5.values()).index(r5["A"]) / (len(r5) - 1)
-    assert feature(home, "A", 30, "rank_ret_5d") == pytest.approx(expected_rank)
+    values = np.array(list(r5.values()))
+    expected_z = (r5["A"] - values.mean()) / values.std(ddof=1)
+    assert feature(home, "A", 30, "zscore_ret_5d") == pytest.approx(expected_z, rel=1e-9)
 
 
 def test_each_quarantine_rule_fires_on_its_crafted_bar(built):

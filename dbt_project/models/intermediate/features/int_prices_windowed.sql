@@ -30,21 +30,21 @@ moves as (
 windows as (
     select
         *,
-        {{ rolling('avg', 'close', 5) }} as ma_5,
-        {{ rolling('avg', 'close', 20) }} as ma_20,
-        {{ rolling('avg', 'close', 50) }} as ma_50,
-        {{ rolling('avg', 'close', 200) }} as ma_200,
-        {{ rolling2('regr_slope', 'log_close', 'history_days', 20) }} as slope_20,
-        {{ rolling2('regr_r2', 'log_close', 'history_days', 20) }} as r2_20,
-        {{ rolling('avg', 'hl_log_sq', 20) }} as hl_log_sq_20,
-        {{ rolling('avg', 'garman_klass_term', 20) }} as garman_klass_20,
-        {{ rolling('avg', 'true_range', 14) }} as atr_14,
-        {{ rolling('avg', 'gain', 14) }} as gain_14,
-        {{ rolling('avg', 'loss', 14) }} as loss_14,
-        {{ rolling('min', 'low', 20) }} as low_20,
-        {{ rolling('max', 'high', 20) }} as high_20,
-        {{ rolling('min', 'low', 252) }} as low_252,
-        {{ rolling('max', 'high', 252) }} as high_252
+        {{ rolling('avg', 'close', 5, nonnull_from=1) }} as ma_5,
+        {{ rolling('avg', 'close', 20, nonnull_from=1) }} as ma_20,
+        {{ rolling('avg', 'close', 50, nonnull_from=1) }} as ma_50,
+        {{ rolling('avg', 'close', 200, nonnull_from=1) }} as ma_200,
+        {{ rolling2('regr_slope', 'log_close', 'history_days', 20, nonnull_from=1) }} as slope_20,
+        {{ rolling2('regr_r2', 'log_close', 'history_days', 20, nonnull_from=1) }} as r2_20,
+        {{ rolling('avg', 'hl_log_sq', 20, nonnull_from=1) }} as hl_log_sq_20,
+        {{ rolling('avg', 'garman_klass_term', 20, nonnull_from=1) }} as garman_klass_20,
+        {{ rolling('avg', 'true_range', 14, nonnull_from=2) }} as atr_14,
+        {{ rolling('avg', 'gain', 14, nonnull_from=2) }} as gain_14,
+        {{ rolling('avg', 'loss', 14, nonnull_from=2) }} as loss_14,
+        {{ rolling('min', 'low', 20, nonnull_from=1) }} as low_20,
+        {{ rolling('max', 'high', 20, nonnull_from=1) }} as high_20,
+        {{ rolling('min', 'low', 252, nonnull_from=1) }} as low_252,
+        {{ rolling('max', 'high', 252, nonnull_from=1) }} as high_252
     from moves
 ),
 

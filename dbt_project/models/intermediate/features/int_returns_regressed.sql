@@ -18,6 +18,7 @@ joined as (
     select
         returns.ticker,
         returns.date,
+        returns.history_days,
         returns.ret_1d,
         returns.ret_20d,
         market.market_ret_1d,
@@ -32,9 +33,9 @@ final as (
         ticker,
         date,
         sector,
-        {{ rolling2('regr_slope', 'ret_1d', 'market_ret_1d', 60) }} as beta_60d,
-        {{ rolling('stddev_samp', 'ret_1d', 60) }}
-            * sqrt(greatest(1 - {{ rolling2('regr_r2', 'ret_1d', 'market_ret_1d', 60) }}, 0)) as idio_vol_60d,
+        {{ rolling2('regr_slope', 'ret_1d', 'market_ret_1d', 60, nonnull_from=2) }} as beta_60d,
+        {{ rolling('stddev_samp', 'ret_1d', 60, nonnull_from=2) }}
+            * sqrt(greatest(1 - {{ rolling2('regr_r2', 'ret_1d', 'market_ret_1d', 60, nonnull_from=2) }}, 0)) as idio_vol_60d,
         ret_20d - avg(ret_20d) over (partition by date, sector) as ret_20d_vs_sector
     from joined
 )

@@ -29,14 +29,14 @@ final as (
         close / lag(close, 120) over w - 1 as ret_120d,
         close / lag(close, 252) over w - 1 as ret_252d,
         lag(close, 21) over w / lag(close, 252) over w - 1 as mom_12_1,
-        {{ rolling('stddev_samp', 'ret_1d', 5) }} as vol_5d,
-        {{ rolling('stddev_samp', 'ret_1d', 20) }} as vol_20d,
-        {{ rolling('stddev_samp', 'ret_1d', 60) }} as vol_60d,
-        sqrt({{ rolling('avg', 'least(ret_1d, 0) ^ 2', 20) }}) as downside_vol_20d,
-        volume / {{ rolling('avg', 'volume', 20) }} as volume_ratio_20d,
-        {{ rolling('avg', 'dollar_volume', 20) }} as dollar_volume_20d,
-        ln({{ rolling('avg', 'dollar_volume', 20) }}) as log_dollar_volume_20d,
-        {{ rolling('avg', 'abs(ret_1d) / dollar_volume * 1e6', 20) }} as amihud_20d
+        {{ rolling('stddev_samp', 'ret_1d', 5, nonnull_from=2) }} as vol_5d,
+        {{ rolling('stddev_samp', 'ret_1d', 20, nonnull_from=2) }} as vol_20d,
+        {{ rolling('stddev_samp', 'ret_1d', 60, nonnull_from=2) }} as vol_60d,
+        sqrt({{ rolling('avg', 'least(ret_1d, 0) ^ 2', 20, nonnull_from=2) }}) as downside_vol_20d,
+        volume / {{ rolling('avg', 'volume', 20, nonnull_from=1) }} as volume_ratio_20d,
+        {{ rolling('avg', 'dollar_volume', 20, nonnull_from=1) }} as dollar_volume_20d,
+        ln({{ rolling('avg', 'dollar_volume', 20, nonnull_from=1) }}) as log_dollar_volume_20d,
+        {{ rolling('avg', 'abs(ret_1d) / dollar_volume * 1e6', 20, nonnull_from=2) }} as amihud_20d
     from daily
     window w as (partition by ticker order by date)
 )

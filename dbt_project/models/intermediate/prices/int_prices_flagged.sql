@@ -47,32 +47,29 @@ row_valid as (
 -- reverts is not; a genuine level change is accepted after three days instead of never.
 referenced as (
     select
-        ticker,
-        date,
-        median(close) over (
-            partition by ticker order by date rows between 5 preceding and 1 preceding
-        ) as reference_close
-    from row_valid
-    where passes_row_rules
+        *,
+        list_median([
+            lag(valid_close, 1 ignore nulls) over w,
+            lag(valid_close, 2 ignore nulls) over w,
+            lag(valid_close, 3 ignore nulls) over w,
+            lag(valid_close, 4 ignore nulls) over w,
+            lag(valid_close, 5 ignore nulls) over w
+        ]) as reference_close
+    from (select *, case when passes_row_rules then close end as valid_close from row_valid)
+    window w as (partition by ticker order by date)
 ),
 
 final as (
     select
-        v.*,
-        r.reference_close,
-        v.close / r.reference_close as close_jump_ratio,
-        coalesce(
-            v.close / r.reference_close > {{ var('close_jump_max_ratio') }}
-            or v.close / r.reference_close < {{ var('close_jump_min_ratio') }},
+        * exclude (valid_close),
+        close / reference_close as close_jump_ratio,
+        passes_row_rules and coalesce(
+            close / reference_close > {{ var('close_jump_max_ratio') }}
+            or close / reference_close < {{ var('close_jump_min_ratio') }},
             false
         ) as is_close_jump,
-        v.passes_row_rules and not coalesce(
-            v.close / r.reference_close > {{ var('close_jump_max_ratio') }}
-            or v.close / r.reference_close < {{ var('close_jump_min_ratio') }},
-            false
-        ) as is_valid
-    from row_valid as v
-    left join referenced as r using (ticker, date)
+        passes_row_rules and not is_close_jump as is_valid
+    from referenced
 )
 
 select * from final

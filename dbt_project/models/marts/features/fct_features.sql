@@ -1,5 +1,6 @@
 -- The feature table: one row per (ticker, date) with a valid bar, every feature known at that
--- date's close. Per-ticker windows, market-relative features and per-date ranks are joined here.
+-- date's close. Per-ticker windows and market-relative features are joined here, and the main
+-- features are standardized across the tickers of each date.
 with
 
 prices as (
@@ -18,17 +19,25 @@ relative as (
     select * from {{ ref('int_returns_regressed') }}
 ),
 
-ranks as (
-    select * from {{ ref('int_features_ranked') }}
-),
-
-final as (
+joined as (
     select *
     from prices
     inner join returns using (ticker, date)
     inner join bars using (ticker, date)
     inner join relative using (ticker, date)
-    inner join ranks using (ticker, date)
+),
+
+final as (
+    select
+        *,
+        {{ cross_sectional_zscore('ret_5d') }} as zscore_ret_5d,
+        {{ cross_sectional_zscore('ret_20d') }} as zscore_ret_20d,
+        {{ cross_sectional_zscore('mom_12_1') }} as zscore_mom_12_1,
+        {{ cross_sectional_zscore('vol_20d') }} as zscore_vol_20d,
+        {{ cross_sectional_zscore('volume_ratio_20d') }} as zscore_volume_ratio_20d,
+        {{ cross_sectional_zscore('rsi_14') }} as zscore_rsi_14,
+        {{ cross_sectional_zscore('beta_60d') }} as zscore_beta_60d
+    from joined
 )
 
 select * from final
