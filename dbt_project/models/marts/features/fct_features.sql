@@ -36,7 +36,13 @@ final as (
         {{ cross_sectional_zscore('vol_20d') }} as zscore_vol_20d,
         {{ cross_sectional_zscore('volume_ratio_20d') }} as zscore_volume_ratio_20d,
         {{ cross_sectional_zscore('rsi_14') }} as zscore_rsi_14,
-        {{ cross_sectional_zscore('beta_60d') }} as zscore_beta_60d
+        {{ cross_sectional_zscore('beta_60d') }} as zscore_beta_60d,
+        coalesce(
+            history_days >= {{ var('universe_min_history_days') }}
+            and close_raw >= {{ var('universe_min_price') }}
+            and dollar_volume_20d >= {{ var('universe_min_dollar_volume_20d') }},
+            false
+        ) as in_universe
     from joined
 )
 

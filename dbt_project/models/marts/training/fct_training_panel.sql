@@ -16,10 +16,7 @@ labels as (
 ),
 
 universe as (
-    select * from features
-    where history_days >= {{ var('universe_min_history_days') }}
-      and close_raw >= {{ var('universe_min_price') }}
-      and dollar_volume_20d >= {{ var('universe_min_dollar_volume_20d') }}
+    select * from features where in_universe
 ),
 
 final as (
