@@ -7,11 +7,25 @@ from dagster_dbt import DbtCliResource
 from assets.checks import quarantine_share
 from assets.dbt import DBT_EXECUTABLE, dbt_models, dbt_project
 from assets.ingest import raw_tables
+from assets.regimes import (
+    current_regime,
+    regime_em_converged,
+    regime_every_date_after_warmup,
+    regime_history,
+    regime_persistence,
+    regime_probabilities_sum_to_one,
+)
 from assets.resources import settings_from_environment
 
 defs = dg.Definitions(
-    assets=[raw_tables, dbt_models],
-    asset_checks=[quarantine_share],
+    assets=[raw_tables, dbt_models, regime_history, current_regime],
+    asset_checks=[
+        quarantine_share,
+        regime_probabilities_sum_to_one,
+        regime_every_date_after_warmup,
+        regime_persistence,
+        regime_em_converged,
+    ],
     resources={
         "settings": settings_from_environment(),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import materialize_pipeline, tiny_market
+from tests.helpers import WAREHOUSE_ONLY, materialize_pipeline, tiny_market
 
 
 @pytest.fixture(scope="session")
@@ -20,5 +20,5 @@ def tiny_home(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
     """The pipeline materialized on the crafted tiny market."""
     home = tmp_path_factory.mktemp("tiny_home")
     paths = tiny_market(home / "input")
-    materialize_pipeline(home, **paths)
+    materialize_pipeline(home, **paths, selection=WAREHOUSE_ONLY)
     return home, paths

@@ -8,12 +8,11 @@ import numpy as np
 import pandas as pd
 from dagster_dbt import DbtCliResource
 
-from assets.checks import quarantine_share
-from assets.dbt import DBT_EXECUTABLE, dbt_models, dbt_project
-from assets.ingest import raw_tables
+from assets.dbt import DBT_EXECUTABLE, dbt_project
+from assets.definitions import defs
 from assets.resources import SAMPLE_DIR, TradepipeSettings
 
-PIPELINE = [raw_tables, dbt_models, quarantine_share]
+PIPELINE = [*defs.assets, *defs.asset_checks]
 
 
 def materialize_pipeline(
@@ -23,8 +22,9 @@ def materialize_pipeline(
     sectors: Path = SAMPLE_DIR / "sectors.csv.gz",
     run_config: dict | None = None,
     raise_on_error: bool = True,
+    selection: dg.AssetSelection | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize ingest + dbt (+ checks) into ``home``/warehouse.duckdb."""
+    """Materialize every asset (and run every check) into ``home``/warehouse.duckdb."""
     settings = TradepipeSettings(home=str(home), prices=str(prices), macro=str(macro), sectors=str(sectors))
     return dg.materialize(
         PIPELINE,
@@ -32,7 +32,12 @@ def materialize_pipeline(
                    "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
         run_config=run_config,
         raise_on_error=raise_on_error,
+        selection=selection,
     )
+
+
+# Ingest and dbt only: for inputs too short for the regime model's two years of warm-up.
+WAREHOUSE_ONLY = dg.AssetSelection.groups("ingest", "staging", "intermediate", "marts")
 
 
 def query(home: Path, sql: str) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""DESIGN.md rule 7 for features, labels and regime features: change or delete every input row
+"""DESIGN.md rule 7 for features, labels, regime features and regimes: change or delete every input row
 after a date T and re-run; every row for dates <= T (labels: label_end_date <= T) is unchanged."""
 
 import numpy as np
@@ -15,10 +15,11 @@ TABLES = {
     "marts.fct_training_panel": f"label_end_date <= '{T}'",
     "marts.fct_regime_features": f"date <= '{T}'",
     "marts.quarantine": f"date <= '{T}'",
+    "ml.regimes": f"date <= '{T}'",
 }
 KEYS = {"marts.fct_features": ["ticker", "date"], "marts.fct_labels": ["ticker", "date", "horizon"],
         "marts.fct_training_panel": ["ticker", "date", "horizon"], "marts.fct_regime_features": ["date"],
-        "marts.quarantine": ["ticker", "date", "rule"]}
+        "marts.quarantine": ["ticker", "date", "rule"], "ml.regimes": ["date"]}
 
 
 def perturb(paths, seed=7):

@@ -1,14 +1,25 @@
 -- The macro series as known on each trading day: one row per date, one column per series, each the
 -- latest value whose available_date is on or before the date (as-of, never by exact date). A value
--- older than macro_max_staleness_days is NULL instead of carried forward.
+-- older than macro_max_staleness_days is NULL instead of carried forward. The calendar is the
+-- equity trading days plus the days the index (^GSPC) traded, so index history before the first
+-- price date warms up the 252-day windows.
 with
 
-calendar as (
-    select * from {{ ref('int_trading_days_numbered') }}
+trading_days as (
+    select date from {{ ref('int_trading_days_numbered') }}
 ),
 
 observations as (
     select * from {{ ref('int_macro_observations_lagged') }}
+),
+
+index_days as (
+    select observation_date as date from observations where series = '^GSPC'
+),
+
+calendar as (
+    select date, row_number() over (order by date) as day_index
+    from (select date from trading_days union select date from index_days)
 ),
 
 series as (

@@ -1,0 +1,198 @@
+"""Regimes: the walk-forward market-regime history (ml.regimes), the model in force, today's regime."""
+
+import json
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from assets import metadata
+from assets.resources import TradepipeSettings
+from ml import charts
+from ml.regime import DEFAULT_FEATURES, RegimeDetector, prepare_regime_features, walk_forward_regimes
+
+REGIME_FEATURES = dg.AssetKey(["marts", "fct_regime_features"])
+REGIMES = dg.AssetKey(["ml", "regimes"])
+REGIME_MODEL = dg.AssetKey(["ml", "regime_model"])
+CURRENT_REGIME = dg.AssetKey(["ml", "current_regime"])
+
+
+class RegimeConfig(dg.Config):
+    """Settings of the regime detector and its walk-forward refits."""
+
+    n_states: int = Field(default=3, description="Hidden states (labels: risk_on / neutral / risk_off for 3).")
+    refit: str = Field(default="QS", description="Refit calendar (pandas frequency, anchored at the data start): QS = quarterly.")
+    min_train_days: int = Field(default=504, description="Trading days of features before the first model.")
+    max_ffill_days: int = Field(default=5, description="Longest gap in a regime feature that is forward-filled; longer gaps are an error.")
+    risk_feature: str = Field(default="gspc_vol_20d", description="Feature whose state means order the labels (lowest = risk_on).")
+    seed: int = Field(default=0, description="Seed of the EM restarts.")
+
+
+def _usable_features(frame: pd.DataFrame, context: dg.AssetExecutionContext) -> list[str]:
+    """The default features that have data; a series absent from the inputs is left out, loudly."""
+    present = [f for f in DEFAULT_FEATURES if f in frame.columns and frame[f].notna().any()]
+    missing = sorted(set(DEFAULT_FEATURES) - set(present))
+    if missing:
+        context.log.warning(f"regime features without any data, left out of the model: {missing}")
+    if len(present) < 2:
+        raise ValueError(f"regime detection needs at least 2 features with data; only {present} have any "
+                         f"(is the macro file missing series? see marts.fct_regime_features)")
+    return present
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(REGIMES, deps=[REGIME_FEATURES], group_name="regimes", kinds={"duckdb", "hmmlearn"},
+                     description="Filtered regime probabilities per date from the model in force that day."),
+        dg.AssetSpec(REGIME_MODEL, deps=[REGIME_FEATURES], group_name="regimes", kinds={"hmmlearn"},
+                     description="The latest walk-forward regime model: the one in force for the newest dates."),
+    ],
+)
+def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, settings: TradepipeSettings):
+    """Refit the HMM at each refit date on the expanding window before it, filter forward, and
+    replace ml.regimes and ml.regime_models in one transaction."""
+    with settings.warehouse(read_only=True) as con:
+        raw = con.execute("select * from marts.fct_regime_features order by date").df()
+    features = _usable_features(raw, context)
+    risk_feature = config.risk_feature if config.risk_feature in features else "vix"
+    prepared = prepare_regime_features(raw.set_index("date"), features, max_ffill=config.max_ffill_days)
+    history, models = walk_forward_regimes(
+        prepared, refit=config.refit, min_train_days=config.min_train_days, return_models=True,
+        n_states=config.n_states, features=features, risk_feature=risk_feature, random_state=config.seed,
+    )
+    folder = settings.home_path / "models" / "regime"
+    folder.mkdir(parents=True, exist_ok=True)
+    first_use = history.groupby("model_id", sort=False)["date"].min()
+    rows = []
+    for model_id, detector in models.items():
+        path = folder / f"{model_id}.npz"
+        if not path.exists():
+            detector.save(path)
+        diagnostics = detector.diagnostics()
+        rows.append({
+            "model_id": model_id, "first_date": first_use.get(model_id), "train_start": detector.train_start_,
+            "train_end": detector.train_end_, "n_states": detector.n_states, "features": json.dumps(features),
+            "converged": bool(diagnostics["converged"]), "persistence": float(diagnostics["persistence"]),
+            "log_likelihood": float(diagnostics["log_likelihood"]), "artifact_path": str(path),
+        })
+    registry = pd.DataFrame(rows).sort_values("first_date")
+    with settings.warehouse() as con:
+        con.execute("begin transaction")
+        con.execute("create schema if not exists ml")
+        con.register("history_frame", history)
+        con.register("registry_frame", registry)
+        con.execute("create or replace table ml.regimes as "
+                    "select * replace (cast(date as date) as date) from history_frame order by date")
+        con.execute("create or replace table ml.regime_models as select * replace (cast(first_date as date) as first_date, "
+                    "cast(train_start as date) as train_start, cast(train_end as date) as train_end) from registry_frame")
+        con.execute("commit")
+    latest = models[registry.iloc[-1]["model_id"]]
+    counts = history["regime"].value_counts()
+    chart_png = _index_chart(settings, history)
+    yield dg.MaterializeResult(asset_key=REGIMES, metadata={
+        "dagster/row_count": len(history),
+        "first_date": str(history["date"].min().date()),
+        "last_date": str(history["date"].max().date()),
+        "models": len(models),
+        "days_by_regime": dg.MetadataValue.json({k: int(v) for k, v in counts.items()}),
+        "features": dg.MetadataValue.json(features),
+        "index_with_regimes": metadata.chart(chart_png, settings.home_path / "charts" / "regimes.png"),
+    })
+    yield dg.MaterializeResult(asset_key=REGIME_MODEL, metadata=_model_metadata(latest, prepared, config))
+
+
+def _index_chart(settings: TradepipeSettings, history: pd.DataFrame) -> bytes:
+    with settings.warehouse(read_only=True) as con:
+        level = con.execute("select date, gspc from intermediate.int_macro_series_asof "
+                            "where gspc is not null order by date").df().set_index("date")["gspc"]
+    regimes = history.set_index("date")["regime"]
+    return charts.regime_chart(level.loc[regimes.index.min():], regimes)
+
+
+def _model_metadata(detector: RegimeDetector, prepared: pd.DataFrame, config: RegimeConfig) -> dict:
+    diagnostics = detector.diagnostics()
+    training = prepared.loc[detector.train_start_:detector.train_end_]
+    selection = RegimeDetector.select_n_states(
+        training, candidates=(2, 3, 4, 5), features=detector.features_, risk_feature=detector.risk_feature_,
+        n_restarts=1, random_state=config.seed,
+    )
+    return {
+        "model_id": detector.model_id,
+        "train_start": str(pd.Timestamp(detector.train_start_).date()),
+        "train_end": str(pd.Timestamp(detector.train_end_).date()),
+        "transition_matrix": metadata.table(detector.transition_matrix),
+        "expected_durations_days": metadata.table(detector.expected_durations.to_frame("days"), floatfmt=".1f"),
+        "state_characteristics": metadata.table(detector.state_characteristics()),
+        "feature_importance": metadata.table(detector.feature_importance().to_frame("importance")),
+        "aic_bic_by_n_states": metadata.table(selection, floatfmt=".1f"),
+        "converged": bool(diagnostics["converged"]),
+        "persistence": float(diagnostics["persistence"]),
+        "log_likelihood": float(diagnostics["log_likelihood"]),
+    }
+
+
+@dg.asset(key=CURRENT_REGIME, deps=[REGIMES, REGIME_MODEL], group_name="regimes", kinds={"duckdb"})
+def current_regime(settings: TradepipeSettings) -> dg.MaterializeResult:
+    """The regime of the latest date, with its confidence and the inputs it was computed from."""
+    with settings.warehouse(read_only=True) as con:
+        latest = con.execute("select * from ml.regimes order by date desc limit 1").df().iloc[0]
+        inputs = con.execute("select * from marts.fct_regime_features where date = ?",
+                             [latest["date"]]).df().iloc[0]
+    probabilities = {c.removeprefix("prob_"): float(latest[c]) for c in latest.index if c.startswith("prob_")}
+    record = {
+        "date": str(pd.Timestamp(latest["date"]).date()),
+        "regime": latest["regime"],
+        "confidence": max(probabilities.values()),
+        "probabilities": probabilities,
+        "model_id": latest["model_id"],
+        "inputs": {k: (None if pd.isna(v) else float(v)) for k, v in inputs.items() if k != "date"},
+    }
+    path = settings.home_path / "regime" / "current.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2))
+    return dg.MaterializeResult(metadata={
+        "date": record["date"], "regime": record["regime"], "confidence": record["confidence"],
+        "probabilities": dg.MetadataValue.json(probabilities), "model_id": record["model_id"],
+        "path": dg.MetadataValue.path(str(path)),
+    })
+
+
+@dg.asset_check(asset=REGIMES, description="Every date's probabilities sum to 1 within 1e-6.")
+def regime_probabilities_sum_to_one(settings: TradepipeSettings) -> dg.AssetCheckResult:
+    with settings.warehouse(read_only=True) as con:
+        frame = con.execute("select * from ml.regimes").df()
+    probs = frame[[c for c in frame.columns if c.startswith("prob_")]]
+    error = np.abs(probs.sum(axis=1) - 1.0)
+    return dg.AssetCheckResult(passed=bool((error <= 1e-6).all()),
+                               metadata={"max_abs_error": float(error.max()), "rows": len(frame)})
+
+
+@dg.asset_check(asset=REGIMES, description="Every regime-feature date after the warm-up has a regime.")
+def regime_every_date_after_warmup(settings: TradepipeSettings) -> dg.AssetCheckResult:
+    with settings.warehouse(read_only=True) as con:
+        missing = con.execute("""
+            select count(*) from marts.fct_regime_features f
+            where f.date >= (select min(date) from ml.regimes)
+              and not exists (select 1 from ml.regimes r where r.date = f.date and r.regime is not null)
+        """).fetchone()[0]
+    return dg.AssetCheckResult(passed=missing == 0, metadata={"dates_without_regime": missing})
+
+
+@dg.asset_check(asset=REGIME_MODEL, description="Regimes persist: mean of the transition-matrix diagonal >= 0.8.")
+def regime_persistence(settings: TradepipeSettings) -> dg.AssetCheckResult:
+    model = _latest_model_row(settings)
+    return dg.AssetCheckResult(passed=bool(model["persistence"] >= 0.8), severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"persistence": float(model["persistence"]), "model_id": model["model_id"]})
+
+
+@dg.asset_check(asset=REGIME_MODEL, description="EM converged for the model in force.")
+def regime_em_converged(settings: TradepipeSettings) -> dg.AssetCheckResult:
+    model = _latest_model_row(settings)
+    return dg.AssetCheckResult(passed=bool(model["converged"]), severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"log_likelihood": float(model["log_likelihood"]), "model_id": model["model_id"]})
+
+
+def _latest_model_row(settings: TradepipeSettings) -> pd.Series:
+    with settings.warehouse(read_only=True) as con:
+        return con.execute("select * from ml.regime_models order by first_date desc limit 1").df().iloc[0]
