@@ -192,8 +192,8 @@ def _normalize(name: str) -> str:
     return ALIASES.get(key, key)
 
 
-def _relation(con: duckdb.DuckDBPyConnection, file: Path) -> str:
-    """SQL selecting every column of one file as text, under normalized names."""
+def _relation(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[str, set[str]]:
+    """SQL selecting every column of one file as text, under normalized names; and those names."""
     if _is_parquet(file):
         reader = f"read_parquet({_quote(file)})"
     else:
@@ -211,7 +211,7 @@ def _relation(con: duckdb.DuckDBPyConnection, file: Path) -> str:
     columns = ", ".join(
         f'cast("{orig}" as varchar) as "{norm}"' for orig, norm in zip(names, normalized)
     )
-    return f"select {columns}, {_quote(file)} as source_file from {reader}"
+    return f"select {columns}, {_quote(file)} as source_file from {reader}", set(normalized)
 
 
 def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, files: list[Path]) -> set[str]:
@@ -222,12 +222,11 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, files: list[Path]) -
     parts = []
     present_optional: set[str] | None = None
     for file in files:
-        sql = _relation(con, file)
-        cols = {row[0] for row in con.execute(f"describe {sql}").fetchall()}
+        sql, cols = _relation(con, file)
         missing = [c for c in spec.required if c not in cols]
         if missing:
             raise InputError(
-                f"{file}: missing required column(s) {missing}; found {sorted(cols - {'source_file'})}; "
+                f"{file}: missing required column(s) {missing}; found {sorted(cols)}; "
                 f"expected {', '.join(spec.required + tuple(f'[{c}]' for c in spec.optional))}"
             )
         found_optional = {c for c in spec.optional if c in cols}
@@ -249,13 +248,7 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, files: list[Path]) -
     if n_rows == 0:
         raise InputError(f"{', '.join(map(str, files))}: no data rows")
     columns = set(spec.required) | (present_optional or set())
-    _check_dates(con, table, "date" if "date" in columns else None)
-    for column in spec.numeric:
-        if column in columns:
-            _check_numbers(con, table, column)
-    for column in spec.text:
-        if column in spec.required:
-            _check_present(con, table, column)
+    _check_values(con, table, spec, columns)
     return columns
 
 
@@ -272,43 +265,37 @@ def _number_expr(column: str) -> str:
     return f"case when isfinite(try_cast({column} as double)) then try_cast({column} as double) end"
 
 
-def _first_bad_row(con: duckdb.DuckDBPyConnection, table: str, condition: str) -> tuple | None:
-    return con.execute(
-        f"select source_file, (select count(*) from {table} where {condition}) as n_bad, "
-        f"to_json(t) from {table} as t where {condition} limit 1"
+def _problems(spec: TableSpec, columns: set[str]) -> list[tuple[str, str, str]]:
+    """(column, condition for a bad value, what is wrong) for every check of this input."""
+    checks = []
+    if "date" in columns:
+        checks.append(("date", f"date is null or {_date_expr('date')} is null",
+                       "value(s) that are not dates (expected YYYY-MM-DD)"))
+    for column in spec.numeric:
+        if column in columns:
+            checks.append((column,
+                           f"{column} is not null and try_cast({column} as double) is null "
+                           f"and lower(trim({column})) not in ('nan', 'inf', '-inf', 'infinity', '-infinity')",
+                           "non-numeric value(s)"))
+    for column in spec.text:
+        if column in spec.required:
+            checks.append((column, f"{column} is null or trim({column}) = ''", "empty value(s)"))
+    return checks
+
+
+def _check_values(con: duckdb.DuckDBPyConnection, table: str, spec: TableSpec, columns: set[str]) -> None:
+    """Count every kind of bad value in one scan; on the first kind found, raise with an example row."""
+    checks = _problems(spec, columns)
+    counts = con.execute(
+        "select " + ", ".join(f"count(*) filter (where {condition})" for _, condition, _ in checks)
+        + f" from {table}"
     ).fetchone()
-
-
-def _check_dates(con: duckdb.DuckDBPyConnection, table: str, column: str | None) -> None:
-    if column is None:
-        return
-    bad = _first_bad_row(con, table, f"{column} is null or {_date_expr(column)} is null")
-    if bad:
-        file, n_bad, row = bad
-        raise InputError(
-            f"{file}: column '{column}' has {n_bad} value(s) that are not dates "
-            f"(expected YYYY-MM-DD); example row: {_row_text(row)}"
-        )
-
-
-def _check_numbers(con: duckdb.DuckDBPyConnection, table: str, column: str) -> None:
-    condition = (
-        f"{column} is not null and try_cast({column} as double) is null "
-        f"and lower(trim({column})) not in ('nan', 'inf', '-inf', 'infinity', '-infinity')"
-    )
-    bad = _first_bad_row(con, table, condition)
-    if bad:
-        file, n_bad, row = bad
-        raise InputError(
-            f"{file}: column '{column}' has {n_bad} non-numeric value(s); example row: {_row_text(row)}"
-        )
-
-
-def _check_present(con: duckdb.DuckDBPyConnection, table: str, column: str) -> None:
-    bad = _first_bad_row(con, table, f"{column} is null or trim({column}) = ''")
-    if bad:
-        file, n_bad, row = bad
-        raise InputError(f"{file}: column '{column}' is empty in {n_bad} row(s); example row: {_row_text(row)}")
+    for (column, condition, problem), n_bad in zip(checks, counts):
+        if n_bad:
+            file, row = con.execute(
+                f"select source_file, to_json(t) from {table} as t where {condition} limit 1"
+            ).fetchone()
+            raise InputError(f"{file}: column '{column}' has {n_bad} {problem}; example row: {_row_text(row)}")
 
 
 def _row_text(row_json: str) -> str:

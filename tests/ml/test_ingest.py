@@ -140,5 +140,5 @@ def test_macro_value_may_be_empty_or_dot_but_not_text(tmp_path, con):
 def test_instruments_name_is_optional_and_ticker_required(tmp_path, con):
     meta = load_instruments(con, write(tmp_path / "s.csv", ["ticker,sector", "AAA,Energy"]))
     assert meta == {"rows": 1, "sectors": 1, "files": [str(tmp_path / "s.csv")]}
-    with pytest.raises(InputError, match=r"column 'ticker' is empty in 1 row"):
+    with pytest.raises(InputError, match=r"column 'ticker' has 1 empty value"):
         load_instruments(con, write(tmp_path / "t.csv", ["ticker,sector", ",Energy"]))
