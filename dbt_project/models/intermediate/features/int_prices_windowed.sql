@@ -66,7 +66,7 @@ final as (
         sqrt(hl_log_sq_20 / (4 * ln(2))) as parkinson_vol_20d,
         sqrt(greatest(garman_klass_20, 0)) as garman_klass_vol_20d,
         atr_14 / close as atr_14d_ratio,
-        100 * gain_14 / nullif(gain_14 + loss_14, 0) as rsi_14,
+        100 * (gain_14 / nullif(gain_14 + loss_14, 0)) as rsi_14,
         (close - low_20) / nullif(high_20 - low_20, 0) as rsv_20,
         close / high_252 - 1 as dist_high_252d,
         close / low_252 - 1 as dist_low_252d
