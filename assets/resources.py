@@ -51,8 +51,8 @@ class TradepipeSettings(dg.ConfigurableResource):
     def warehouse(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to the warehouse, closed on exit (DuckDB allows one writer per file)."""
         self.home_path.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.warehouse_path), read_only=read_only,
-                             config={"enable_progress_bar": False})
+        con = duckdb.connect(str(self.warehouse_path), read_only=read_only)
+        con.execute("set enable_progress_bar = false")  # a connection setting: no bar in run logs
         try:
             yield con
         finally:

@@ -1,4 +1,5 @@
-"""DESIGN.md rule 7 for features, labels, regime features and regimes: change or delete every input row
+"""DESIGN.md rule 7 for features, labels, regime features, regimes and out-of-sample predictions
+(with their model ids): change or delete every input row
 after a date T and re-run; every row for dates <= T (labels: label_end_date <= T) is unchanged."""
 
 import numpy as np
@@ -16,10 +17,16 @@ TABLES = {
     "marts.fct_regime_features": f"date <= '{T}'",
     "marts.quarantine": f"date <= '{T}'",
     "ml.regimes": f"date <= '{T}'",
+    # OOS predictions exist for panel rows, which need a known label: compare those known by T.
+    "ml.preds": f"kind = 'oos' and (ticker, date, horizon) in (select (ticker, date, horizon) "
+                f"from marts.fct_labels where label_end_date <= '{T}')",
 }
 KEYS = {"marts.fct_features": ["ticker", "date"], "marts.fct_labels": ["ticker", "date", "horizon"],
         "marts.fct_training_panel": ["ticker", "date", "horizon"], "marts.fct_regime_features": ["date"],
-        "marts.quarantine": ["ticker", "date", "rule"], "ml.regimes": ["date"]}
+        "marts.quarantine": ["ticker", "date", "rule"], "ml.regimes": ["date"],
+        "ml.preds": ["ticker", "date", "horizon"]}
+# Short windows so the 2.5-year slice has several walk-forward folds before and after T.
+TRAINING = {"ops": {"model_training": {"config": {"train_days": 126, "test_days": 21}}}}
 
 
 def perturb(paths, seed=7):
@@ -46,8 +53,16 @@ def truncate(paths):
 
 
 def snapshot(home):
-    return {table: query(home, f"select * from {table} where {where} order by all").sort_values(KEYS[table])
-            .reset_index(drop=True) for table, where in TABLES.items()}
+    def columns(table):
+        volatile = VOLATILE.get(table)
+        return f"* exclude ({', '.join(volatile)})" if volatile else "*"
+
+    return {table: query(home, f"select {columns(table)} from {table} where {where} order by all")
+            .sort_values(KEYS[table]).reset_index(drop=True) for table, where in TABLES.items()}
+
+
+# Columns that say when a row was written, not what it holds.
+VOLATILE = {"ml.preds": ["created_at"]}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +75,7 @@ def builds(tmp_path_factory):
             perturb(paths)
         elif variant == "deleted":
             truncate(paths)
-        materialize_pipeline(home, **paths)
+        materialize_pipeline(home, **paths, run_config=TRAINING)
         results[variant] = snapshot(home)
     return results
 
