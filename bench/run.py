@@ -101,6 +101,21 @@ class CaseResult:
     dbt_build: dict[str, Any] | None = None
     dbt_overhead: dict[str, Any] | None = None
     pandas_vs_sql: dict[str, Any] | None = None
+    models: dict[str, Any] | None = None
+
+
+# The model stages (regime history, walk-forward CV) run on real data only: the synthetic cases
+# measure the SQL at scale.
+MODEL_CASES = ("sample", "shared")
+
+
+def _model_note(name: str, f: dict[str, Any]) -> str:
+    if name == "regime":
+        return f"{f['seconds']:.1f}s in-child; {f['dates']} dates, {f['models']} models"
+    return (f"walk-forward {f['walk_forward_s']:.1f}s ({f['folds']} folds, {f['oos_rows']:,} OOS rows); "
+            f"final {f['train_final_s']:.1f}s; score {f['scored_tickers']} tickers {f['score_latest_s'] * 1000:.0f}ms; "
+            f"OOS rank IC {f['oos_mean_rank_ic']:.4f}, rank ICIR {f['rank_icir']:.3f}, "
+            f"top-bottom decile {f['top_minus_bottom_decile']:.5f}")
 
 
 def run_child(argv: list[str], log: Path, cwd: Path = REPO, env: dict[str, str] | None = None) -> ChildRun:
@@ -237,6 +252,23 @@ def run_case(case: str, work: Path, project: Path, repeat: int) -> CaseResult:
     }
     print(f"   dbt parse (cold) {parse.wall_s:.2f}s; dbt run 1 model {one.wall_s:.2f}s "
           f"(node {node_s:.2f}s)", flush=True)
+
+    if case in MODEL_CASES:
+        result.models = {}
+        for name in ("regime", "lightgbm", "ridge"):
+            out_json = work / f"model_{name}.json"
+            run = run_child([PYTHON, "-m", "bench.models", str(warehouse), name, str(out_json)],
+                            work / f"model_{name}.log")
+            if run.returncode == 0:
+                figures = json.loads(out_json.read_text())
+                result.models[name] = figures
+                label = "regime walk-forward" if name == "regime" else f"{name} walk-forward + final + score"
+                result.stages.append(stage(case, label, run, rows, note=_model_note(name, figures)))
+            else:
+                result.models[name] = {"error": tail(run.log)}
+                result.stages.append(stage(case, name, run, rows, ok=False, note="failed"))
+                print(tail(run.log), flush=True)
+            report(result.stages[-1])
 
     out = work / "pandas_vs_sql.json"
     cmp = run_child([PYTHON, "-m", "bench.pandas_reference", str(warehouse), str(out),

@@ -1,0 +1,72 @@
+"""Model stages on a built warehouse, one per child process so each gets its own peak memory.
+
+    python -m bench.models WAREHOUSE STAGE OUT_JSON
+
+STAGE is ``regime`` (walk-forward regime history with the pipeline's defaults: quarterly refits
+on an expanding window), or a model type (``lightgbm``, ``ridge``): walk-forward CV + OOS
+predictions on the 5-day panel with quarterly retrains (the pipeline's defaults), then the final
+model and the scoring of the latest date. The OOS figures are reported as measured; nothing is
+tuned to them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+
+def regime(con: duckdb.DuckDBPyConnection) -> dict:
+    from ml.regime import DEFAULT_FEATURES, prepare_regime_features, walk_forward_regimes
+
+    raw = con.execute("select * from marts.fct_regime_features order by date").df().set_index("date")
+    start = time.perf_counter()
+    prepared = prepare_regime_features(raw, DEFAULT_FEATURES)
+    history = walk_forward_regimes(prepared)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "dates": len(history), "models": int(history["model_id"].nunique()),
+            "days_by_regime": {k: int(v) for k, v in history["regime"].value_counts().items()}}
+
+
+def model(con: duckdb.DuckDBPyConnection, model_type: str) -> dict:
+    from ml import training
+
+    start = time.perf_counter()
+    panel = con.execute("select * from marts.fct_training_panel where horizon = 5").df()
+    load_s = time.perf_counter() - start
+    spec = training.TrainingSpec(model_type=model_type)
+    start = time.perf_counter()
+    result = training.walk_forward(panel, spec)
+    cv_s = time.perf_counter() - start
+    start = time.perf_counter()
+    final = training.train_final(panel, spec)
+    final_s = time.perf_counter() - start
+    latest = con.execute("select * from marts.fct_features where date = (select max(date) from marts.fct_features)").df()
+    start = time.perf_counter()
+    scored = training.score_latest(final, latest, result.models[-3:])
+    score_s = time.perf_counter() - start
+    s = result.summary
+    return {
+        "panel_rows": len(panel), "load_s": load_s, "walk_forward_s": cv_s, "folds": len(result.folds),
+        "oos_rows": len(result.predictions), "train_final_s": final_s,
+        "score_latest_s": score_s, "scored_tickers": len(scored),
+        "oos_mean_ic": s["ic"], "oos_mean_rank_ic": s["rank_ic"], "rank_icir": s["rank_icir"],
+        "rank_ic_t_stat": s.get("rank_ic_t_stat"), "top_minus_bottom_decile": s["spread_top_bottom"],
+        "oos_first_date": str(pd.Timestamp(result.predictions["date"].min()).date()),
+        "oos_last_date": str(pd.Timestamp(result.predictions["date"].max()).date()),
+    }
+
+
+def main() -> None:
+    warehouse, stage, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    with duckdb.connect(warehouse, read_only=True) as con:
+        result = regime(con) if stage == "regime" else model(con, stage)
+    out.write_text(json.dumps(result, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
