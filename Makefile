@@ -25,8 +25,10 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	@touch $@
 
 # The dbt manifest that @dbt_assets reads at import: prepared here, never at import time.
+# Parsed against the warehouse the runs use, so their partial parse stays valid (dbt re-parses
+# everything when the rendered profile changes).
 $(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
-	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir .
+	cd dbt_project && TRADEPIPE_WAREHOUSE=$(TRADEPIPE_HOME)/warehouse.duckdb ../$(BIN)/dbt parse --quiet --profiles-dir .
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml:

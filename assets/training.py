@@ -90,8 +90,7 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
     spec = config.spec()
     with settings.warehouse(read_only=True) as con:
         reg = _load_registry(con)
-        panel = con.execute("select * from marts.fct_training_panel where horizon = ? order by date, ticker",
-                            [config.horizon]).df()
+        panel = training.load_panel(con, config.horizon, spec.features)
     champion = registry.current_champion(reg, config.horizon)
     due, why = registry.retrain_due(champion, panel["label_end_date"], min_new_rows=config.min_new_rows,
                                     force=config.force)

@@ -36,7 +36,7 @@ def model(con: duckdb.DuckDBPyConnection, model_type: str) -> dict:
     from ml import training
 
     start = time.perf_counter()
-    panel = con.execute("select * from marts.fct_training_panel where horizon = 5").df()
+    panel = training.load_panel(con, 5)
     load_s = time.perf_counter() - start
     spec = training.TrainingSpec(model_type=model_type)
     start = time.perf_counter()

@@ -25,8 +25,10 @@ KEYS = {"marts.fct_features": ["ticker", "date"], "marts.fct_labels": ["ticker",
         "marts.fct_training_panel": ["ticker", "date", "horizon"], "marts.fct_regime_features": ["date"],
         "marts.quarantine": ["ticker", "date", "rule"], "ml.regimes": ["date"],
         "ml.preds": ["ticker", "date", "horizon"]}
-# Short windows so the 2.5-year slice has several walk-forward folds before and after T.
-TRAINING = {"ops": {"model_training": {"config": {"train_days": 126, "test_days": 21}}}}
+# Short windows so the 2.5-year slice has several walk-forward folds (and regime refits) before
+# and after T.
+TRAINING = {"ops": {"model_training": {"config": {"train_days": 126, "test_days": 21}},
+                    "regime_history": {"config": {"min_train_days": 252}}}}
 
 
 def perturb(paths, seed=7):

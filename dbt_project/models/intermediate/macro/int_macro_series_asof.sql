@@ -1,8 +1,8 @@
 -- The macro series as known on each trading day: one row per date, one column per series, each the
 -- latest value whose available_date is on or before the date (as-of, never by exact date). A value
 -- older than macro_max_staleness_days is NULL instead of carried forward. The calendar is the
--- equity trading days plus the days the index (^GSPC) traded, so index history before the first
--- price date warms up the 252-day windows.
+-- equity trading days plus up to regime_warmup_days index (^GSPC) days before the first price
+-- date, so the 252-day windows are full from the start of the prices.
 with
 
 trading_days as (
@@ -17,9 +17,20 @@ index_days as (
     select observation_date as date from observations where series = '^GSPC'
 ),
 
+-- Index days before the first price date are kept only as warm-up for the longest window.
+first_trading_day as (
+    select min(date) as first_date from trading_days
+),
+
+warmup_days as (
+    select date from index_days, first_trading_day
+    where date < first_date
+    qualify row_number() over (order by date desc) <= {{ var('regime_warmup_days') }}
+),
+
 calendar as (
     select date, row_number() over (order by date) as day_index
-    from (select date from trading_days union select date from index_days)
+    from (select date from trading_days union select date from warmup_days)
 ),
 
 series as (

@@ -1,9 +1,10 @@
 -- The trading calendar: one row per date on which any ticker has a bar (quarantined bars count:
 -- the market was open). day_index numbers the dates from 1; labels step along it.
+-- Read from the flagged table, not the staging view, so the deduplication runs once.
 with
 
 prices as (
-    select * from {{ ref('stg_raw__prices') }}
+    select date from {{ ref('int_prices_flagged') }}
 ),
 
 days as (
