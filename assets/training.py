@@ -11,6 +11,7 @@ from pydantic import Field
 from assets import metadata
 from assets.resources import TradepipeSettings
 from ml import charts, registry, training
+from ml.metrics import daily_ic
 from ml.registry import FittedModel
 
 TRAINING_PANEL = dg.AssetKey(["marts", "fct_training_panel"])
@@ -150,8 +151,6 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
 
 def _rolling_rank_ic(predictions: pd.DataFrame) -> pd.DataFrame:
     labelled = predictions.dropna(subset=["yhat", "fwd_excess_return"])
-    from ml.metrics import daily_ic
-
     daily = daily_ic(labelled, "yhat", "fwd_excess_return", method="spearman")
     return daily.rolling(63, min_periods=20).mean().to_frame("rank_ic_63d")
 
