@@ -1,0 +1,221 @@
+"""Plan whole-share orders that move a long-only book to its target weights.
+
+:func:`plan_trades` turns current holdings and target weights into a list of
+orders; :func:`summarize_trades` reports their size and cost. The planner is
+deliberately simple and conservative:
+
+1. **Targets.** ``target_shares = floor(weight * portfolio_value / price)``:
+   rounding down never buys more than the target weight. Names held but absent
+   from the targets have target 0 (sold to zero).
+2. **Minimum size.** Orders with ``notional < min_trade_notional`` are dropped,
+   except full exits (target 0), which always trade so no dust is left behind.
+3. **Cash.** Sells execute first. Buys may spend ``cash`` plus the sell
+   proceeds net of estimated costs; when the buys plus their costs need more,
+   every buy is scaled by the same factor and rounded *down* to whole shares
+   (then the minimum size is applied again). Cash after the plan is never
+   negative.
+4. **Costs.** ``commission_est = notional * commission_bps / 1e4`` and
+   ``slippage_est = notional * slippage_bps / 1e4``, both positive.
+5. **Liquidity.** ``liquidity_flag`` is True when ``shares > max_adv_share *
+   adv20_shares`` (or ADV is missing / non-positive for that name: it cannot be
+   checked), and ``<NA>`` for every order when no ADV is given at all.
+
+A missing or non-positive price for a name that is held or targeted raises:
+a held name is never skipped silently.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ORDER_COLUMNS", "plan_trades", "summarize_trades"]
+
+ORDER_COLUMNS: list[str] = [
+    "ticker",
+    "side",
+    "shares",
+    "price",
+    "notional",
+    "weight_change",
+    "commission_est",
+    "slippage_est",
+    "liquidity_flag",
+]
+
+
+def plan_trades(
+    current_shares: pd.Series,
+    target_weights: pd.Series,
+    prices: pd.Series,
+    portfolio_value: float,
+    cash: float,
+    adv20_shares: pd.Series | None = None,
+    commission_bps: float = 1.0,
+    slippage_bps: float = 5.0,
+    min_trade_notional: float = 100.0,
+    max_adv_share: float = 0.05,
+) -> pd.DataFrame:
+    """Whole-share orders from holdings to target weights, sells first.
+
+    Parameters
+    ----------
+    current_shares : Series
+        ticker -> shares held (>= 0, long only).
+    target_weights : Series
+        ticker -> target weight of ``portfolio_value`` (>= 0, long only).
+    prices : Series
+        ticker -> execution price estimate (> 0 for every held or targeted name).
+    portfolio_value : float
+        Value the weights refer to (> 0).
+    cash : float
+        Cash available before the trades (>= 0).
+    adv20_shares : Series, optional
+        ticker -> 20-day average daily volume in shares, for ``liquidity_flag``.
+    commission_bps, slippage_bps : float
+        Cost estimates in basis points of notional.
+    min_trade_notional : float
+        Smallest order kept (full exits excepted).
+    max_adv_share : float
+        Largest order as a share of ADV before it is flagged.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`ORDER_COLUMNS`; sells (by ticker) then buys (by ticker).
+        ``shares`` and ``notional`` are positive, ``side`` gives the direction,
+        ``weight_change`` is signed (``+`` for buys).
+
+    Raises
+    ------
+    ValueError
+        On invalid parameters, NaN/negative holdings or weights, and a missing
+        or non-positive price for a name that must trade (naming the tickers).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> orders = plan_trades(pd.Series({"A": 10}), pd.Series({"B": 0.5}),
+    ...                      pd.Series({"A": 50.0, "B": 20.0}), 1_000.0, 500.0)
+    >>> orders[["ticker", "side", "shares"]].values.tolist()
+    [['A', 'SELL', 10], ['B', 'BUY', 25]]
+    """
+    _check_scalars(portfolio_value, cash, commission_bps, slippage_bps,
+                   min_trade_notional, max_adv_share)
+    held = _check_nonnegative(current_shares, "current_shares")
+    weights = _check_nonnegative(target_weights, "target_weights")
+    names = sorted(set(held[held != 0].index) | set(weights[weights != 0].index))
+    px = prices.reindex(names).astype(float)
+    bad = px[~(px > 0)]
+    if len(bad):
+        raise ValueError(
+            f"missing or non-positive price for tickers that must trade: "
+            f"{ {t: (None if np.isnan(p) else p) for t, p in bad.items()} }"
+        )
+    now = held.reindex(names, fill_value=0).astype(np.int64)
+    w = weights.reindex(names, fill_value=0.0)
+    target = np.floor(w * portfolio_value / px + 1e-9).astype(np.int64)
+    delta = target - now
+    cost_rate = (commission_bps + slippage_bps) / 1e4
+    exit_all = target == 0
+
+    sells = (-delta[delta < 0]).astype(np.int64)
+    sells = sells[(sells * px[sells.index] >= min_trade_notional) | exit_all[sells.index]]
+    buys = delta[delta > 0].astype(np.int64)
+    buys = buys[buys * px[buys.index] >= min_trade_notional]
+
+    available = cash + float((sells * px[sells.index]).sum()) * (1 - cost_rate)
+    needed = float((buys * px[buys.index]).sum()) * (1 + cost_rate)
+    if needed > available:
+        scale = available / needed
+        buys = np.floor(buys * scale).astype(np.int64)
+        buys = buys[(buys > 0) & (buys * px[buys.index] >= min_trade_notional)]
+
+    orders = pd.concat([_orders(sells, "SELL", px), _orders(buys, "BUY", px)],
+                       ignore_index=True)
+    orders["weight_change"] = np.where(orders["side"] == "BUY", 1.0, -1.0) * (
+        orders["notional"] / portfolio_value)
+    orders["commission_est"] = orders["notional"] * commission_bps / 1e4
+    orders["slippage_est"] = orders["notional"] * slippage_bps / 1e4
+    orders["liquidity_flag"] = _liquidity(orders, adv20_shares, max_adv_share)
+    return orders[ORDER_COLUMNS]
+
+
+def _orders(shares: pd.Series, side: str, px: pd.Series) -> pd.DataFrame:
+    shares = shares.sort_index()
+    return pd.DataFrame({
+        "ticker": shares.index.astype(str) if len(shares) else pd.Series([], dtype=str),
+        "side": side,
+        "shares": shares.to_numpy(dtype=np.int64),
+        "price": px[shares.index].to_numpy(dtype=float),
+        "notional": (shares * px[shares.index]).to_numpy(dtype=float),
+    })
+
+
+def _liquidity(orders: pd.DataFrame, adv: pd.Series | None, max_share: float) -> pd.Series:
+    if adv is None:
+        return pd.Series(pd.NA, index=orders.index, dtype="boolean")
+    limit = adv.reindex(orders["ticker"]).astype(float).to_numpy() * max_share
+    unknown = ~(limit > 0)
+    flag = unknown | (orders["shares"].to_numpy() > np.where(unknown, 0, limit))
+    return pd.Series(flag, index=orders.index, dtype="boolean")
+
+
+def _check_nonnegative(values: pd.Series, name: str) -> pd.Series:
+    values = values.astype(float)
+    bad = values[values.isna() | (values < 0)]
+    if len(bad):
+        raise ValueError(f"{name} must be >= 0 and not NaN (long only); bad: {bad.to_dict()}")
+    if not values.index.is_unique:
+        raise ValueError(f"{name} has duplicate tickers: "
+                         f"{sorted(set(values.index[values.index.duplicated()]))}")
+    return values
+
+
+def _check_scalars(portfolio_value: float, cash: float, commission_bps: float,
+                   slippage_bps: float, min_trade_notional: float,
+                   max_adv_share: float) -> None:
+    if not (math.isfinite(portfolio_value) and portfolio_value > 0):
+        raise ValueError(f"portfolio_value must be finite and > 0, got {portfolio_value!r}")
+    if not (math.isfinite(cash) and cash >= 0):
+        raise ValueError(f"cash must be finite and >= 0, got {cash!r}")
+    for label, v in (("commission_bps", commission_bps), ("slippage_bps", slippage_bps),
+                     ("min_trade_notional", min_trade_notional)):
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{label} must be finite and >= 0, got {v!r}")
+    if not max_adv_share > 0:
+        raise ValueError(f"max_adv_share must be > 0, got {max_adv_share!r}")
+
+
+def summarize_trades(orders: pd.DataFrame, portfolio_value: float) -> dict[str, float]:
+    """Size and cost of a set of orders.
+
+    ``turnover = (buy notional + sell notional) / portfolio_value / 2`` (one-way:
+    selling 10% of the book to buy another 10% is 0.10).
+
+    Returns
+    -------
+    dict
+        n_trades, n_buys, n_sells, buy_notional, sell_notional, turnover,
+        commission_est, slippage_est, total_cost, n_liquidity_flags.
+    """
+    if not (math.isfinite(portfolio_value) and portfolio_value > 0):
+        raise ValueError(f"portfolio_value must be finite and > 0, got {portfolio_value!r}")
+    buy = orders["side"] == "BUY"
+    commission = float(orders["commission_est"].sum())
+    slippage = float(orders["slippage_est"].sum())
+    return {
+        "n_trades": int(len(orders)),
+        "n_buys": int(buy.sum()),
+        "n_sells": int((~buy).sum()),
+        "buy_notional": float(orders.loc[buy, "notional"].sum()),
+        "sell_notional": float(orders.loc[~buy, "notional"].sum()),
+        "turnover": float(orders["notional"].sum()) / portfolio_value / 2,
+        "commission_est": commission,
+        "slippage_est": slippage,
+        "total_cost": commission + slippage,
+        "n_liquidity_flags": int(orders["liquidity_flag"].fillna(False).sum())
+        if "liquidity_flag" in orders else 0,
+    }
