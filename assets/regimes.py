@@ -29,15 +29,18 @@ class RegimeConfig(dg.Config):
     seed: int = Field(default=0, description="Seed of the EM restarts.")
 
 
-def _usable_features(frame: pd.DataFrame, context: dg.AssetExecutionContext) -> list[str]:
-    """The default features that have data; a series absent from the inputs is left out, loudly."""
-    present = [f for f in DEFAULT_FEATURES if f in frame.columns and frame[f].notna().any()]
+def _usable_features(frame: pd.DataFrame, context: dg.AssetExecutionContext, span: int) -> list[str]:
+    """The default features with data in the first ``span`` rows; a series absent there is left
+    out, loudly. Only the start of the history decides, so later rows never change the set."""
+    head = frame.head(span)
+    present = [f for f in DEFAULT_FEATURES if f in head.columns and head[f].notna().any()]
     missing = sorted(set(DEFAULT_FEATURES) - set(present))
     if missing:
-        context.log.warning(f"regime features without any data, left out of the model: {missing}")
+        context.log.warning(f"regime features without data in the first {span} dates, "
+                            f"left out of the model: {missing}")
     if len(present) < 2:
         raise ValueError(f"regime detection needs at least 2 features with data; only {present} have any "
-                         f"(is the macro file missing series? see marts.fct_regime_features)")
+                         f"in the first {span} dates (is the macro file missing series? see marts.fct_regime_features)")
     return present
 
 
@@ -54,7 +57,8 @@ def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, sett
     replace ml.regimes and ml.regime_models in one transaction."""
     with settings.warehouse(read_only=True) as con:
         raw = con.execute("select * from marts.fct_regime_features order by date").df()
-    features = _usable_features(raw, context)
+    # The first model's window plus a year of warm-up decides the feature set (point-in-time).
+    features = _usable_features(raw, context, span=config.min_train_days + 260)
     risk_feature = config.risk_feature if config.risk_feature in features else "vix"
     prepared = prepare_regime_features(raw.set_index("date"), features, max_ffill=config.max_ffill_days)
     history, models = walk_forward_regimes(

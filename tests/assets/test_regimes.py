@@ -51,11 +51,18 @@ class _Context:
 def test_a_series_absent_from_the_inputs_reduces_the_feature_set_loudly():
     frame = pd.DataFrame({"vix": [1.0, 2.0], "gspc_vol_20d": [0.1, 0.2], "hy_spread": [np.nan, np.nan]})
     context = _Context()
-    assert _usable_features(frame, context) == ["vix", "gspc_vol_20d"]
+    assert _usable_features(frame, context, span=10) == ["vix", "gspc_vol_20d"]
     assert "hy_spread" in context.log.warnings[0]
+
+
+def test_a_series_that_starts_late_does_not_change_the_feature_set():
+    # Decided on the first rows only: data arriving after them cannot change earlier regimes.
+    frame = pd.DataFrame({"vix": [1.0, 2.0, 3.0], "gspc_vol_20d": [0.1, 0.2, 0.3],
+                          "hy_spread": [np.nan, np.nan, 4.0]})
+    assert _usable_features(frame, _Context(), span=2) == ["vix", "gspc_vol_20d"]
 
 
 def test_too_few_features_with_data_is_an_error():
     frame = pd.DataFrame({"vix": [1.0, 2.0], "gspc_vol_20d": [np.nan, np.nan]})
-    with pytest.raises(ValueError, match=r"at least 2 features with data; only \['vix'\]"):
-        _usable_features(frame, _Context())
+    with pytest.raises(ValueError, match=r"at least 2 features with data; only \['vix'\] have any in the first 10 dates"):
+        _usable_features(frame, _Context(), span=10)
