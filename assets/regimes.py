@@ -140,7 +140,11 @@ def _model_metadata(detector: RegimeDetector, prepared: pd.DataFrame, config: Re
 def current_regime(settings: TradepipeSettings) -> dg.MaterializeResult:
     """The regime of the latest date, with its confidence and the inputs it was computed from."""
     with settings.warehouse(read_only=True) as con:
-        latest = con.execute("select * from ml.regimes order by date desc limit 1").df().iloc[0]
+        rows = con.execute("select * from ml.regimes order by date desc limit 1").df()
+        if rows.empty:
+            raise ValueError("ml.regimes is empty: no date has a regime yet (is the history shorter "
+                             "than the regime warm-up?)")
+        latest = rows.iloc[0]
         inputs = con.execute("select * from marts.fct_regime_features where date = ?",
                              [latest["date"]]).df().iloc[0]
     probabilities = {c.removeprefix("prob_"): float(latest[c]) for c in latest.index if c.startswith("prob_")}

@@ -197,6 +197,8 @@ def latest_predictions(config: ScoringConfig, settings: TradepipeSettings) -> dg
             where p.kind = 'oos' and p.horizon = ? and p.model_id in (
                 select fold_model_id from ml.cv_folds where model_id = ?)
         """, [config.horizon, champion["model_id"]]).df()
+    if latest.empty:
+        raise ValueError("marts.fct_features has no rows: nothing to score (materialize the dbt models first)")
     model = FittedModel.load(champion["artifact_path"])
     paths = reg.set_index("model_id")["artifact_path"]
     history_models = [FittedModel.load(paths[i]) for i in fold_ids if i in paths.index]
