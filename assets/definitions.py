@@ -15,7 +15,20 @@ from assets.regimes import (
     regime_persistence,
     regime_probabilities_sum_to_one,
 )
-from assets.resources import settings_from_environment
+from assets.backtest import backtest
+from assets.monitoring import monitoring
+from assets.reports import daily_report
+from assets.resources import TradingSettings, settings_from_environment
+from assets.trading import (
+    kill_switch_clear,
+    portfolio_within_limits,
+    positions,
+    signals,
+    target_weights,
+    trade_approval,
+    trades,
+    trades_within_limits,
+)
 from assets.training import (
     folds_do_not_leak,
     latest_date_fully_scored,
@@ -26,7 +39,8 @@ from assets.training import (
 )
 
 defs = dg.Definitions(
-    assets=[raw_tables, dbt_models, regime_history, current_regime, model_training, latest_predictions],
+    assets=[raw_tables, dbt_models, regime_history, current_regime, model_training, latest_predictions,
+            signals, target_weights, trades, trade_approval, positions, backtest, monitoring, daily_report],
     asset_checks=[
         quarantine_share,
         regime_probabilities_sum_to_one,
@@ -37,9 +51,13 @@ defs = dg.Definitions(
         latest_date_fully_scored,
         folds_do_not_leak,
         oos_rank_ic_not_low,
+        portfolio_within_limits,
+        trades_within_limits,
+        kill_switch_clear,
     ],
     resources={
         "settings": settings_from_environment(),
+        "trading": TradingSettings(),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     },
     executor=dg.in_process_executor,

@@ -14,6 +14,9 @@ import dagster as dg
 from pydantic import Field
 import duckdb
 
+from ml.portfolio import PortfolioSpec
+from ml.rebalance import TradingSpec
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 
@@ -64,3 +67,58 @@ def settings_from_environment() -> TradepipeSettings:
     fields = {"home": "TRADEPIPE_HOME", "prices": "TRADEPIPE_PRICES",
               "macro": "TRADEPIPE_MACRO", "sectors": "TRADEPIPE_SECTORS"}
     return TradepipeSettings(**{f: dg.EnvVar(v) for f, v in fields.items() if os.environ.get(v)})
+
+
+class TradingSettings(dg.ConfigurableResource):
+    """How predictions become trades; one resource so the daily run and the backtest agree.
+
+    Set any field in the launchpad's ``resources.trading.config`` (or in Definitions).
+    """
+
+    horizon: int = Field(default=5, description="Label horizon of the champion whose predictions are traded.")
+    signal_method: str = Field(default="rank", description="rank, threshold or zscore (ml.signals).")
+    top_pct: float = Field(default=0.2, description="rank: share of names with a buy signal each day.")
+    threshold: float = Field(default=0.0, description="threshold: score at or above which a name is a buy.")
+    optimizer: str = Field(default="equal_weight", description="equal_weight, inverse_vol, hrp or min_variance.")
+    top_n: int = Field(default=20, description="Names held (top-K).")
+    max_replace: int = Field(default=5, description="Held names replaced per day at most (dropout buffer).")
+    max_weight: float = Field(default=0.10, description="Largest weight of one name.")
+    max_sector: float = Field(default=0.30, description="Largest weight of one sector.")
+    min_names: int = Field(default=10, description="Fewer selected names than this blocks the day's trades.")
+    cov_window: int = Field(default=126, description="Trailing trading days of returns for volatility and covariance.")
+    exposure_risk_on: float = Field(default=1.0, description="Gross exposure in the risk_on regime (rest in cash).")
+    exposure_neutral: float = Field(default=0.8, description="Gross exposure in the neutral regime.")
+    exposure_risk_off: float = Field(default=0.5, description="Gross exposure in the risk_off regime.")
+    capital: float = Field(default=1_000_000.0, description="Starting cash of the paper book and the backtest.")
+    commission_bps: float = Field(default=1.0, description="Commission estimate, basis points of notional.")
+    slippage_bps: float = Field(default=5.0, description="Slippage estimate, basis points of notional.")
+    min_trade_notional: float = Field(default=100.0, description="Smallest order kept (exits always trade).")
+    max_adv_share: float = Field(default=0.05, description="An order above this share of 20-day volume is flagged and blocks the day.")
+    no_trade_band: float = Field(default=0.005, description="Held names within this weight distance of their target are not traded.")
+    max_turnover: float = Field(default=0.5, description="Largest one-way turnover of a day's orders.")
+    max_trade_share: float = Field(default=0.10, description="Largest single order as a share of the portfolio.")
+    max_cost_share: float = Field(default=0.005, description="Largest estimated cost of a day's orders as a share of the portfolio.")
+    max_trades: int = Field(default=100, description="Most orders in a day.")
+    max_daily_loss: float = Field(default=0.03, description="Kill switch: a daily loss beyond this blocks trading.")
+    sharpe_window_days: int = Field(default=30, description="Kill switch: trailing window (trading days, ~6 weeks) of the Sharpe rule.")
+    min_sharpe: float = Field(default=0.5, description="Kill switch: trailing annualised Sharpe below this blocks trading.")
+    mode: str = Field(default="paper", description="paper (dry run): approved trades move the paper book only.")
+
+    def spec(self) -> TradingSpec:
+        portfolio = PortfolioSpec(
+            optimizer=self.optimizer, top_n=self.top_n, max_replace=self.max_replace,
+            max_weight=self.max_weight, max_sector=self.max_sector, min_names=self.min_names,
+            cov_window=self.cov_window,
+            exposure={"risk_on": self.exposure_risk_on, "neutral": self.exposure_neutral,
+                      "risk_off": self.exposure_risk_off},
+        )
+        return TradingSpec(
+            signal_method=self.signal_method, top_pct=self.top_pct, threshold=self.threshold,
+            portfolio=portfolio, capital=self.capital, commission_bps=self.commission_bps,
+            slippage_bps=self.slippage_bps, min_trade_notional=self.min_trade_notional,
+            max_adv_share=self.max_adv_share, no_trade_band=self.no_trade_band,
+            max_turnover=self.max_turnover, max_trade_share=self.max_trade_share,
+            max_cost_share=self.max_cost_share, max_trades=self.max_trades,
+            max_daily_loss=self.max_daily_loss, sharpe_window_days=self.sharpe_window_days,
+            min_sharpe=self.min_sharpe,
+        )

@@ -16,7 +16,11 @@ deliberately simple and conservative:
    negative.
 4. **Costs.** ``commission_est = notional * commission_bps / 1e4`` and
    ``slippage_est = notional * slippage_bps / 1e4``, both positive.
-5. **Liquidity.** ``liquidity_flag`` is True when ``shares > max_adv_share *
+5. **No-trade band.** A name that is held and stays in the targets is left alone
+   while its weight is within ``no_trade_band`` of the target: price drift alone
+   does not generate a stream of small rebalancing orders. New names and exits
+   always trade.
+6. **Liquidity.** ``liquidity_flag`` is True when ``shares > max_adv_share *
    adv20_shares`` (or ADV is missing / non-positive for that name: it cannot be
    checked), and ``<NA>`` for every order when no ADV is given at all.
 
@@ -57,6 +61,7 @@ def plan_trades(
     slippage_bps: float = 5.0,
     min_trade_notional: float = 100.0,
     max_adv_share: float = 0.05,
+    no_trade_band: float = 0.0,
 ) -> pd.DataFrame:
     """Whole-share orders from holdings to target weights, sells first.
 
@@ -80,6 +85,9 @@ def plan_trades(
         Smallest order kept (full exits excepted).
     max_adv_share : float
         Largest order as a share of ADV before it is flagged.
+    no_trade_band : float
+        Held names whose current weight is within this distance of a non-zero
+        target weight are not traded (0 = always trade back to the target).
 
     Returns
     -------
@@ -104,6 +112,8 @@ def plan_trades(
     """
     _check_scalars(portfolio_value, cash, commission_bps, slippage_bps,
                    min_trade_notional, max_adv_share)
+    if not (math.isfinite(no_trade_band) and no_trade_band >= 0):
+        raise ValueError(f"no_trade_band must be finite and >= 0, got {no_trade_band!r}")
     held = _check_nonnegative(current_shares, "current_shares")
     weights = _check_nonnegative(target_weights, "target_weights")
     names = sorted(set(held[held != 0].index) | set(weights[weights != 0].index))
@@ -120,6 +130,9 @@ def plan_trades(
     delta = target - now
     cost_rate = (commission_bps + slippage_bps) / 1e4
     exit_all = target == 0
+    current_w = now * px / portfolio_value
+    in_band = (now > 0) & ~exit_all & ((w - current_w).abs() < no_trade_band)
+    delta = delta.where(~in_band, 0)
 
     sells = (-delta[delta < 0]).astype(np.int64)
     sells = sells[(sells * px[sells.index] >= min_trade_notional) | exit_all[sells.index]]

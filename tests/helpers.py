@@ -10,7 +10,7 @@ from dagster_dbt import DbtCliResource
 
 from assets.dbt import DBT_EXECUTABLE, dbt_project
 from assets.definitions import defs
-from assets.resources import SAMPLE_DIR, TradepipeSettings
+from assets.resources import SAMPLE_DIR, TradepipeSettings, TradingSettings
 
 PIPELINE = [*defs.assets, *defs.asset_checks]
 
@@ -23,12 +23,13 @@ def materialize_pipeline(
     run_config: dict | None = None,
     raise_on_error: bool = True,
     selection: dg.AssetSelection | None = None,
+    trading: TradingSettings | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize every asset (and run every check) into ``home``/warehouse.duckdb."""
     settings = TradepipeSettings(home=str(home), prices=str(prices), macro=str(macro), sectors=str(sectors))
     return dg.materialize(
         PIPELINE,
-        resources={"settings": settings,
+        resources={"settings": settings, "trading": trading or TradingSettings(),
                    "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
         run_config=run_config,
         raise_on_error=raise_on_error,

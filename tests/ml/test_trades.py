@@ -103,3 +103,23 @@ def test_summary_turnover_is_one_way() -> None:
     assert summary["n_sells"] == 1 and summary["n_buys"] == 1
     assert summary["turnover"] == pytest.approx((500.0 + 480.0) / 1_000.0 / 2)
     assert summary["total_cost"] == pytest.approx(980.0 * 6e-4)
+
+
+def test_no_trade_band_leaves_drifted_holdings_alone() -> None:
+    # A: held at 0.40 of a 1000 book, target 0.42 -> inside a 0.05 band, no order.
+    # B: new name -> always trades; C: exit -> always trades.
+    held = pd.Series({"A": 4, "C": 2})
+    prices = pd.Series({"A": 100.0, "B": 10.0, "C": 50.0})
+    orders = plan_trades(held, pd.Series({"A": 0.42, "B": 0.2}), prices, 1_000.0, 500.0,
+                         min_trade_notional=0.0, no_trade_band=0.05)
+    assert orders[["ticker", "side", "shares"]].values.tolist() == [["C", "SELL", 2], ["B", "BUY", 20]]
+    # without the band A is topped up by 0 whole shares here (0.42*1000/100 = 4.2 -> 4): add a case that moves
+    orders = plan_trades(held, pd.Series({"A": 0.6}), prices, 1_000.0, 500.0,
+                         min_trade_notional=0.0, no_trade_band=0.05)
+    assert orders[["ticker", "side", "shares"]].values.tolist() == [["C", "SELL", 2], ["A", "BUY", 2]]
+
+
+def test_no_trade_band_must_be_non_negative() -> None:
+    with pytest.raises(ValueError, match="no_trade_band"):
+        plan_trades(pd.Series({"A": 1}), pd.Series({"A": 0.1}), pd.Series({"A": 1.0}), 100.0, 0.0,
+                    no_trade_band=-0.1)

@@ -1,0 +1,746 @@
+"""The daily report folder: one self-contained HTML page plus machine-readable files.
+
+:func:`write_report` turns a :class:`ReportData` into five files in a folder
+(by convention ``$TRADEPIPE_HOME/reports/<YYYY-MM-DD>/``, see
+:func:`report_folder`):
+
+``report.html``
+    One self-contained page for a human: charts embedded as
+    ``data:image/png;base64`` images, inline CSS, no scripts and no external
+    URLs, so it can be mailed or archived and still opens offline. A red
+    "TRADES BLOCKED" banner lists the failed safety rules; every piece of text
+    that comes from data (tickers, reasons, notes) is HTML-escaped.
+``trades.csv``, ``portfolio_weights.csv``
+    Today's trades and target weights (no index; dates as ISO strings).
+``signals.json``, ``monitoring_log.json``
+    Today's signals and the monitoring log. NaN and +/-inf become ``null``:
+    the files are strict JSON that any parser accepts.
+
+Everything is rendered in memory and validated *before* the first file is
+touched, and each file is written to a temporary file in the same folder and
+then moved into place with ``os.replace``: a reader never sees a half-written
+file, and a failed run leaves the previous report intact. Writing the same
+data twice gives byte-identical CSV and JSON files.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+import math
+import os
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ml import charts
+from ml.safety import CheckResult
+
+__all__ = [
+    "FILES",
+    "SIGNAL_COLUMNS",
+    "TRADE_COLUMNS",
+    "WEIGHT_COLUMNS",
+    "ReportData",
+    "render_report",
+    "report_folder",
+    "write_report",
+]
+
+WEIGHT_COLUMNS: tuple[str, ...] = ("ticker", "weight", "sector", "score")
+TRADE_COLUMNS: tuple[str, ...] = (
+    "ticker", "side", "shares", "price", "notional", "commission_est", "slippage_est",
+    "status", "reason", "liquidity_flag",
+)
+SIGNAL_COLUMNS: tuple[str, ...] = ("ticker", "score", "signal", "method")
+IC_COLUMNS: tuple[str, ...] = ("rank_ic", "rolling_rank_ic")
+
+# name -> file name, in the order the files are written (the page last, so a
+# reader who sees a new report.html also finds the data files of the same run).
+FILES: dict[str, str] = {
+    "trades": "trades.csv",
+    "portfolio_weights": "portfolio_weights.csv",
+    "signals": "signals.json",
+    "monitoring_log": "monitoring_log.json",
+    "report": "report.html",
+}
+
+TOP_DRIFTED_FEATURES = 10
+#: Metrics of :func:`ml.performance.performance_summary` that are fractions, shown in percent.
+PERCENT_METRICS: frozenset[str] = frozenset({
+    "total_return", "cagr", "volatility", "max_drawdown", "hit_rate", "cost_drag", "turnover",
+    "turnover_annual",
+})
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the daily report shows; history fields may be empty on a first run.
+
+    Attributes
+    ----------
+    date
+        The market date the report is for.
+    equity
+        Date x curve equity (e.g. ``strategy``, ``equal_weight_universe``,
+        ``^GSPC``); may be empty.
+    drawdown
+        The strategy's drawdown by date (fractions, <= 0); may be empty.
+    regimes
+        Date -> regime label (``risk_on`` / ``neutral`` / ``risk_off``); may be empty.
+    regime_today
+        Today's regime label, or None when there is no regime model yet.
+    regime_probs
+        Today's filtered probabilities, e.g. ``prob_risk_on``, ``prob_neutral``,
+        ``prob_risk_off``.
+    ic
+        Date-indexed ``rank_ic`` and ``rolling_rank_ic``; may be empty.
+    weights
+        Today's target portfolio: ``ticker``, ``weight``, ``sector``, ``score``
+        and any extra columns (kept in the CSV and the table).
+    trades
+        Today's trades: ``ticker``, ``side``, ``shares``, ``price``,
+        ``notional``, ``commission_est``, ``slippage_est``, ``status``,
+        ``reason``, ``liquidity_flag`` (+ extra columns).
+    signals
+        Today's signals: ``ticker``, ``score``, ``signal``, ``method`` (one method).
+    checks
+        Safety results (:class:`ml.safety.CheckResult`). Any failed rule blocks
+        every trade; no results at all also counts as blocked (unchecked
+        trades are never approved, as in :func:`ml.safety.apply_gate`).
+    summary
+        Backtest metrics of the strategy (``cagr``, ``sharpe``, ``max_drawdown``, ...).
+    benchmarks
+        The same metrics per benchmark name.
+    monitoring
+        JSON-serialisable monitoring log, normally
+        :func:`ml.monitoring.monitoring_log`: the page picks out
+        ``model_drift.review_model`` / ``model_drift.reason`` and the
+        ``feature_drift.top`` records (highest PSI first). A flat log with
+        ``review_model`` / ``reason`` at the top level, or ``feature_drift`` as
+        a feature -> score mapping, is understood too; every other key is
+        shown as it is.
+    model
+        Champion model info (``model_id``, ``model_type``, ``horizon``,
+        ``train_end``, CV rank IC, ...), shown as key/value pairs.
+    notes
+        Anything the reader must know (e.g. "kill switch triggered: ...").
+
+    Empty ``weights`` / ``trades`` / ``signals`` may be given as a bare
+    ``pd.DataFrame()``; a frame *with* columns must have all the listed ones.
+    """
+
+    date: pd.Timestamp
+    equity: pd.DataFrame
+    drawdown: pd.Series
+    regimes: pd.Series
+    regime_today: str | None
+    regime_probs: Mapping[str, float]
+    ic: pd.DataFrame
+    weights: pd.DataFrame
+    trades: pd.DataFrame
+    signals: pd.DataFrame
+    checks: Sequence[CheckResult]
+    summary: Mapping[str, float]
+    benchmarks: Mapping[str, Mapping[str, float]]
+    monitoring: Mapping[str, Any]
+    model: Mapping[str, Any]
+    notes: Sequence[str] = ()
+
+
+def report_folder(home: Path | str, date: pd.Timestamp | str | dt.date) -> Path:
+    """``<home>/reports/<YYYY-MM-DD>``: where the report for market ``date`` goes."""
+    return Path(home) / "reports" / _market_date(date).strftime("%Y-%m-%d")
+
+
+def write_report(folder: Path, data: ReportData) -> dict[str, Path]:
+    """Write the five report files into ``folder`` atomically and return their paths.
+
+    The folder is created if missing; existing files of the same names are
+    replaced (re-running a day is idempotent). All files are rendered and the
+    data validated first, so invalid data raises before anything is written.
+
+    Returns
+    -------
+    dict
+        ``{"trades", "portfolio_weights", "signals", "monitoring_log",
+        "report"}`` -> path of the file written.
+
+    Raises
+    ------
+    ValueError
+        For invalid data, naming what is wrong (e.g. weights missing the
+        ``ticker`` column, duplicated tickers, several signal methods, a
+        monitoring value that is not JSON-serialisable).
+    """
+    contents = render_report(data)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, file_name in FILES.items():
+        paths[name] = _atomic_write(folder / file_name, contents[name])
+    _fsync_dir(folder)
+    return paths
+
+
+def render_report(data: ReportData) -> dict[str, bytes]:
+    """The five files' contents by name (as in :data:`FILES`), without touching disk.
+
+    Raises
+    ------
+    ValueError
+        For invalid data; see :func:`write_report`.
+    """
+    date = _market_date(data.date)
+    weights = _sorted_weights(_frame(data.weights, WEIGHT_COLUMNS, "weights"))
+    trades = _frame(data.trades, TRADE_COLUMNS, "trades")
+    signals = _frame(data.signals, SIGNAL_COLUMNS, "signals")
+    _check_inputs(data)
+    checks = _checks(data.checks)
+    signals_doc = _signals_document(date, signals)
+    monitoring_doc = _jsonable(data.monitoring, "monitoring")
+    page = _render_html(data, date, weights, trades, checks)
+    return {
+        "trades": _csv_bytes(trades),
+        "portfolio_weights": _csv_bytes(weights),
+        "signals": _json_bytes(signals_doc),
+        "monitoring_log": _json_bytes(monitoring_doc),
+        "report": page.encode("utf-8"),
+    }
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _market_date(value: object) -> pd.Timestamp:
+    try:
+        date = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"date must be a date, got {value!r}") from exc
+    if pd.isna(date):
+        raise ValueError(f"date must be a date, got {value!r}")
+    return date
+
+
+def _frame(frame: object, required: Sequence[str], what: str) -> pd.DataFrame:
+    """``frame`` checked for ``required`` columns; a bare empty frame gets them, empty."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
+    if frame.empty and len(frame.columns) == 0:
+        return pd.DataFrame(columns=list(required))
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} is missing columns {missing} "
+                         f"(has {[str(c) for c in frame.columns]})")
+    duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+    if duplicated:
+        raise ValueError(f"{what} has duplicated columns {duplicated}")
+    return frame.reset_index(drop=True)
+
+
+def _sorted_weights(weights: pd.DataFrame) -> pd.DataFrame:
+    """Weights by weight descending, ties by ticker; numeric weights, unique tickers."""
+    if len(weights) == 0:
+        return weights
+    if not pd.api.types.is_numeric_dtype(weights["weight"]):
+        raise ValueError(f"weights 'weight' must be numeric, got dtype {weights['weight'].dtype}")
+    dup = sorted({str(t) for t in weights.loc[weights["ticker"].duplicated(), "ticker"]})
+    if dup:
+        raise ValueError(f"weights has duplicated tickers {dup}")
+    order = np.lexsort((weights["ticker"].astype(str).to_numpy(),
+                        -weights["weight"].astype(float).fillna(-np.inf).to_numpy()))
+    return weights.iloc[order].reset_index(drop=True)
+
+
+def _check_inputs(data: ReportData) -> None:
+    """Types and shapes of everything but the three tables (see :func:`_frame`)."""
+    expected: dict[str, tuple[type, ...]] = {
+        "equity": (pd.DataFrame,), "drawdown": (pd.Series, pd.DataFrame),
+        "regimes": (pd.Series,), "ic": (pd.DataFrame,)}
+    for name, kinds in expected.items():
+        value = getattr(data, name)
+        if not isinstance(value, kinds):
+            raise ValueError(f"{name} must be a pandas {' or '.join(k.__name__ for k in kinds)}, "
+                             f"got {type(value).__name__}")
+    if len(data.ic):
+        missing = [c for c in IC_COLUMNS if c not in data.ic.columns]
+        if missing:
+            raise ValueError(f"ic is missing columns {missing} "
+                             f"(has {[str(c) for c in data.ic.columns]})")
+    if data.regime_today is not None and not isinstance(data.regime_today, str):
+        raise ValueError(f"regime_today must be a label or None, got {data.regime_today!r}")
+    for key, value in data.regime_probs.items():
+        if not _is_number(value):
+            raise ValueError(f"regime_probs[{key!r}] must be a number, got {value!r}")
+    clash = sorted({"metric", "strategy"} & {str(b) for b in data.benchmarks})
+    if clash:
+        raise ValueError(f"benchmark names {clash} clash with the performance table's columns")
+    for name, metrics in [("summary", data.summary),
+                          *((f"benchmarks[{b!r}]", m) for b, m in data.benchmarks.items())]:
+        if not isinstance(metrics, Mapping):
+            raise ValueError(f"{name} must be a mapping of metric -> number, got {metrics!r}")
+        bad = {k: v for k, v in metrics.items() if not _is_number(v)}
+        if bad:
+            raise ValueError(f"{name} has non-numeric metrics {bad}")
+    if not isinstance(data.monitoring, Mapping):
+        raise ValueError(f"monitoring must be a mapping, got {type(data.monitoring).__name__}")
+    flag, _, where = _review(data.monitoring)
+    if flag is not None and not isinstance(flag, (bool, np.bool_)):
+        raise ValueError(f"{where} must be true/false, got {flag!r}")
+    if not isinstance(data.model, Mapping):
+        raise ValueError(f"model must be a mapping, got {type(data.model).__name__}")
+    if isinstance(data.notes, str):
+        raise ValueError("notes must be a sequence of strings, not one string")
+
+
+def _checks(checks: Sequence[CheckResult]) -> list[CheckResult]:
+    out = []
+    for i, check in enumerate(checks):
+        if not all(hasattr(check, a) for a in ("name", "passed", "detail")):
+            raise ValueError(f"checks[{i}] is not a CheckResult (name, passed, detail): {check!r}")
+        out.append(CheckResult(str(check.name), bool(check.passed), str(check.detail)))
+    return out
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+# --------------------------------------------------------------------------- CSV / JSON
+
+
+def _iso(value: object) -> object:
+    """A date/time as ISO text: ``YYYY-MM-DD`` at midnight, full ISO otherwise."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        ts = pd.Timestamp(value)
+        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() and ts.tzinfo is None \
+            else ts.isoformat()
+    if isinstance(value, (dt.date, np.datetime64)):
+        return _iso(pd.Timestamp(value))
+    return value
+
+
+def _iso_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Date/time columns (typed or as objects) replaced by ISO strings."""
+    out = frame.copy()
+    for column in out.columns:
+        col = out[column]
+        if pd.api.types.is_datetime64_any_dtype(col) or (
+            col.dtype == object and col.map(
+                lambda v: isinstance(v, (dt.date, np.datetime64))).any()):
+            out[column] = col.map(_iso).astype(object)
+    return out
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    return _iso_dates(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    """``value`` as plain JSON types: NaN/inf/NA -> None, numpy -> Python, dates -> ISO."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (pd.Timestamp, dt.date, np.datetime64)):
+        return _iso(value)
+    if isinstance(value, Mapping):
+        return {str(_iso(k)): _jsonable(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, pd.Series):
+        return _jsonable(value.to_dict(), where)
+    if isinstance(value, pd.DataFrame):
+        return _jsonable(value.to_dict(orient="records"), where)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise ValueError(f"{where} is not JSON-serialisable: {type(value).__name__} {value!r}")
+
+
+def _json_bytes(document: Any) -> bytes:
+    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode("utf-8")
+
+
+def _signals_document(date: pd.Timestamp, signals: pd.DataFrame) -> dict[str, Any]:
+    methods = sorted({str(m) for m in signals["method"].dropna()})
+    if len(methods) > 1:
+        raise ValueError(f"signals mix several methods {methods}: one report has one method")
+    records = signals[["ticker", "score", "signal"]].to_dict(orient="records")
+    return {
+        "date": date.strftime("%Y-%m-%d"),
+        "method": methods[0] if methods else None,
+        "signals": _jsonable(records, "signals"),
+    }
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _atomic_write(path: Path, content: bytes) -> Path:
+    """Write ``content`` to a unique temp file next to ``path``, fsync, then ``os.replace``."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the renames durable; not every platform can open a directory."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- HTML
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 1.5em auto;
+       max-width: 60em; color: #222; line-height: 1.4; padding: 0 1em; }
+h1 { font-size: 1.5em; margin-bottom: 0.2em; }
+h2 { font-size: 1.15em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.6em; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 0.2em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.banner { padding: 0.6em 1em; margin: 0.8em 0; font-weight: bold; border-radius: 4px; }
+.blocked { background: #b00020; color: #fff; }
+.approved { background: #e3f4e3; color: #1b5e20; border: 1px solid #a5d6a7; }
+.review { background: #fff4d6; color: #7a4f00; border: 1px solid #f0c36d; }
+.pass { color: #1b5e20; font-weight: bold; }
+.fail { color: #b00020; font-weight: bold; }
+.muted { color: #777; }
+.meta span { margin-right: 1.2em; }
+figure { margin: 0.5em 0; }
+img { max-width: 100%; height: auto; }
+"""
+
+_NA = "n/a"
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: object) -> str:
+    """A cell value as (unescaped) text: numbers rounded, missing as n/a, dates ISO."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return _NA
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return _NA
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return f"{v:,.2f}" if abs(v) >= 1000 else f"{v:.4f}"
+    if isinstance(value, (pd.Timestamp, dt.date, np.datetime64)):
+        return str(_iso(value))
+    return str(value)
+
+
+def _money(value: object) -> str:
+    """An amount of money with 2 decimals and thousands separators."""
+    if _is_number(value) and math.isfinite(value):  # type: ignore[arg-type]
+        return f"{value:,.2f}"
+    return _fmt(value)
+
+
+def _pct(value: object) -> str:
+    """A fraction as a percentage (0.05 -> 5.00%); anything else as :func:`_fmt`."""
+    if _is_number(value) and math.isfinite(value):  # type: ignore[arg-type]
+        return f"{value:.2%}"
+    return _fmt(value)
+
+
+def _table(
+    frame: pd.DataFrame,
+    formats: Mapping[str, Callable[[object], str]] | None = None,
+    cell_class: Mapping[str, Callable[[object], str]] | None = None,
+    right: Sequence[str] = (),
+) -> str:
+    """``frame`` (without its index) as an HTML table; every header and cell escaped.
+
+    ``formats`` maps a column to its cell formatter (default :func:`_fmt`),
+    ``cell_class`` to a function giving a CSS class per value; numbers and the
+    ``right`` columns are right-aligned.
+    """
+    formats = formats or {}
+    cell_class = cell_class or {}
+    numeric = {str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+               and not pd.api.types.is_bool_dtype(frame[c])} | set(right)
+    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    rows = []
+    for values in frame.itertuples(index=False, name=None):
+        cells = []
+        for column, value in zip(frame.columns, values, strict=True):
+            text = formats.get(str(column), _fmt)(value)
+            is_num = str(column) in numeric or (_is_number(value) and not math.isnan(value))
+            classes = ["num"] if is_num else []
+            if str(column) in cell_class:
+                classes.append(cell_class[str(column)](value))
+            attr = f' class="{_e(" ".join(classes))}"' if classes else ""
+            cells.append(f"<td{attr}>{_e(text)}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _img(png: bytes, alt: str) -> str:
+    encoded = base64.b64encode(png).decode("ascii")
+    return f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{encoded}"></figure>'
+
+
+def _banner(checks: Sequence[CheckResult]) -> str:
+    failed = [c for c in checks if not c.passed]
+    if not checks:
+        return ('<div class="banner blocked">TRADES BLOCKED: no safety check results '
+                "(unchecked trades are never approved)</div>")
+    if failed:
+        reasons = "; ".join(f"{c.name}: {c.detail}" for c in failed)
+        return f'<div class="banner blocked">TRADES BLOCKED: {_e(reasons)}</div>'
+    return (f'<div class="banner approved">trades approved: all {len(checks)} '
+            "safety checks passed</div>")
+
+
+def _regime_line(data: ReportData) -> str:
+    if data.regime_today is None:
+        return '<span class="muted">no regime yet</span>'
+    probs = ", ".join(f"{_e(str(k).removeprefix('prob_'))} {_e(_pct(v))}"
+                      for k, v in data.regime_probs.items())
+    return f"<b>{_e(data.regime_today)}</b>" + (f" ({probs})" if probs else "")
+
+
+def _model_line(model: Mapping[str, Any]) -> str:
+    if not model:
+        return '<span class="muted">no champion model yet</span>'
+    return " &middot; ".join(f"{_e(k)}: <b>{_e(_fmt(v))}</b>" for k, v in model.items())
+
+
+def _review(monitoring: Mapping[str, Any]) -> tuple[Any, str, str]:
+    """``(review_model, reason, where)`` from ``model_drift`` or, failing that, the top level."""
+    drift = monitoring.get("model_drift")
+    source, where = (drift, "monitoring['model_drift']") if isinstance(drift, Mapping) \
+        and "review_model" in drift else (monitoring, "monitoring")
+    reason = source.get("reason", source.get("review_reason"))
+    return source.get("review_model"), "" if reason is None else str(reason), \
+        f"{where}['review_model']"
+
+
+def _performance(data: ReportData) -> str:
+    columns = {"strategy": data.summary, **data.benchmarks}
+    metrics: list[str] = []
+    for values in columns.values():
+        metrics.extend(str(k) for k in values if str(k) not in metrics)
+    if not metrics:
+        return '<p class="muted">no backtest yet</p>'
+    table = pd.DataFrame({"metric": metrics} | {
+        name: [_metric(m, values.get(m)) for m in metrics] for name, values in columns.items()})
+    return _table(table, right=list(columns))
+
+
+def _metric(name: str, value: object) -> str:
+    """A performance metric: fractions (``cagr``, ``max_drawdown``, ...) in percent."""
+    if value is None:
+        return _NA
+    if name in PERCENT_METRICS:
+        return _pct(value)
+    if name == "n_days" and _is_number(value) and float(value).is_integer():  # type: ignore
+        return f"{int(value):,}"  # type: ignore[call-overload]
+    if _is_number(value) and math.isfinite(value) and abs(value) < 1000:  # type: ignore[arg-type]
+        return f"{value:.3f}"
+    return _fmt(value)
+
+
+def _portfolio(weights: pd.DataFrame) -> str:
+    if len(weights) == 0:
+        return '<p class="muted">no target portfolio today</p>'
+    sector = weights["sector"].astype(object).where(weights["sector"].notna(), "(no sector)")
+    w = weights["weight"].astype(float)
+    totals = (pd.DataFrame({"sector": sector.astype(str), "weight": w})
+              .groupby("sector", sort=False)
+              .agg(names=("weight", "size"), weight=("weight", "sum"))
+              .reset_index())
+    totals = totals.iloc[np.lexsort((totals["sector"].to_numpy(), -totals["weight"].to_numpy()))]
+    invested = float(w.sum())
+    return (f"<p>{len(weights)} names, invested {_e(_pct(invested))}, "
+            f"cash {_e(_pct(1.0 - invested))}.</p>"
+            + _table(weights, formats={"weight": _pct})
+            + "<h3>Sector totals</h3>"
+            + _table(totals[["sector", "names", "weight"]], formats={"weight": _pct}))
+
+
+def _trades_section(trades: pd.DataFrame) -> str:
+    if len(trades) == 0:
+        return '<p class="muted">no trades today</p>'
+    notional = pd.to_numeric(trades["notional"], errors="coerce")
+    side = trades["side"].astype(str)
+    cost = pd.to_numeric(trades["commission_est"], errors="coerce").sum() + \
+        pd.to_numeric(trades["slippage_est"], errors="coerce").sum()
+    buys, sells = float(notional[side == "BUY"].sum()), float(notional[side == "SELL"].sum())
+    summary = (f"<p>{len(trades)} orders: buys {_e(_money(buys))}, sells {_e(_money(sells))}, "
+               f"estimated costs {_e(_money(float(cost)))}.</p>")
+    money = {c: _money for c in ("price", "notional", "commission_est", "slippage_est")}
+    return summary + _table(trades, formats=money, cell_class={"status": _status_class})
+
+
+def _status_class(status: object) -> str:
+    return "pass" if status == "approved" else "fail"
+
+
+def _checks_section(checks: Sequence[CheckResult]) -> str:
+    if not checks:
+        return '<p class="fail">no safety checks were run</p>'
+    table = pd.DataFrame({"rule": [c.name for c in checks],
+                          "result": ["PASS" if c.passed else "FAIL" for c in checks],
+                          "detail": [c.detail for c in checks]})
+    return _table(table, cell_class={"result": lambda r: "pass" if r == "PASS" else "fail"})
+
+
+def _value_html(value: Any) -> str:
+    """Any JSON-like value as escaped HTML: mappings as key/value tables, record lists as tables."""
+    if isinstance(value, Mapping):
+        if not value:
+            return '<span class="muted">(empty)</span>'
+        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_value_html(v)}</td></tr>"
+                       for k, v in value.items())
+        return f"<table>{rows}</table>"
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, Mapping) for v in value):
+            keys: list[str] = []
+            for record in value:
+                keys.extend(str(k) for k in record if str(k) not in keys)
+            return _table(pd.DataFrame([{k: r.get(k) for k in keys} for r in value], columns=keys))
+        if not value:
+            return '<span class="muted">(none)</span>'
+        return _e(", ".join(_fmt(v) for v in value))
+    return _e(_fmt(value))
+
+
+def _top_drift(drift: Any) -> pd.DataFrame | None:
+    """The most drifted features as a table, or None if ``drift`` has no known shape.
+
+    ``{"top": [records]}`` (:func:`ml.monitoring.monitoring_log`, already
+    ranked) is shown as given; ``{feature: score}`` is ranked by ``|score|``
+    descending, missing scores last.
+    """
+    if isinstance(drift, Mapping) and isinstance(drift.get("top"), list) \
+            and all(isinstance(r, Mapping) for r in drift["top"]):
+        records = drift["top"][:TOP_DRIFTED_FEATURES]
+        keys: list[str] = []
+        for record in records:
+            keys.extend(str(k) for k in record if str(k) not in keys)
+        return pd.DataFrame([[r.get(k) for k in keys] for r in records], columns=keys)
+    if isinstance(drift, Mapping) and drift and all(
+            v is None or _is_number(v) for v in drift.values()):
+        def size(item: tuple[Any, Any]) -> tuple[float, str]:
+            v = item[1]
+            return (math.inf if v is None else -abs(float(v)), str(item[0]))
+
+        ranked = sorted(drift.items(), key=size)[:TOP_DRIFTED_FEATURES]
+        return pd.DataFrame(ranked, columns=["feature", "drift"])
+    return None
+
+
+def _without_shown(log: dict[str, Any], shown_top: bool) -> dict[str, Any]:
+    """``log`` minus what the model-health section already shows above it."""
+    rest = dict(log)
+    drift = rest.get("model_drift")
+    if isinstance(drift, dict) and "review_model" in drift:
+        rest["model_drift"] = {k: v for k, v in drift.items()
+                               if k not in ("review_model", "reason")}
+    else:
+        for key in ("review_model", "review_reason", "reason"):
+            rest.pop(key, None)
+    feature = rest.get("feature_drift")
+    if shown_top and isinstance(feature, dict) and "top" in feature:
+        rest["feature_drift"] = {k: v for k, v in feature.items() if k != "top"}
+    elif shown_top:
+        rest.pop("feature_drift", None)
+    return {k: v for k, v in rest.items() if v not in ({}, [])}
+
+
+def _model_health(monitoring: Mapping[str, Any]) -> str:
+    if not monitoring:
+        return '<p class="muted">no monitoring yet</p>'
+    flag, reason, _ = _review(monitoring)
+    if flag is None:
+        head = '<p class="muted">review_model: not reported</p>'
+    elif flag:
+        head = f'<p class="fail">review_model: YES{": " + _e(reason) if reason else ""}</p>'
+    else:
+        head = f'<p class="pass">review_model: no{" (" + _e(reason) + ")" if reason else ""}</p>'
+    log = _jsonable(monitoring, "monitoring")
+    top = _top_drift(log.get("feature_drift"))
+    top_html = f"<h3>Top drifted features</h3>{_table(top)}" if top is not None and len(top) else ""
+    rest = _without_shown(log, shown_top=top is not None)
+    return head + top_html + ("<h3>Monitoring log</h3>" + _value_html(rest) if rest else "")
+
+
+def _render_html(
+    data: ReportData,
+    date: pd.Timestamp,
+    weights: pd.DataFrame,
+    trades: pd.DataFrame,
+    checks: Sequence[CheckResult],
+) -> str:
+    day = date.strftime("%Y-%m-%d")
+    flag, reason, _ = _review(data.monitoring)
+    review = (f'<div class="banner review">MODEL REVIEW NEEDED'
+              f'{": " + _e(reason) if reason else ""}</div>'
+              if flag else "")
+    notes = ("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in data.notes) + "</ul>") if data.notes \
+        else '<p class="muted">none</p>'
+    sections = [
+        f"<h1>tradepipe daily report &mdash; {_e(day)}</h1>",
+        '<div class="meta">',
+        f"<p><span>Regime today: {_regime_line(data)}</span></p>",
+        f"<p><span>Model: {_model_line(data.model)}</span></p>",
+        "</div>",
+        _banner(checks),
+        review,
+        "<h2>Performance</h2>", _performance(data),
+        "<h2>Equity</h2>", _img(charts.equity_chart(data.equity), "equity curves"),
+        "<h2>Drawdown</h2>", _img(charts.drawdown_chart(data.drawdown), "strategy drawdown"),
+        "<h2>Regime</h2>", _img(charts.regime_timeline(data.regimes), "regime timeline"),
+        "<h2>Rank IC</h2>", _img(charts.ic_chart(data.ic), "daily rank IC and rolling mean"),
+        "<h2>Today's portfolio</h2>", _portfolio(weights),
+        "<h2>Today's trades</h2>", _trades_section(trades),
+        "<h2>Safety checks</h2>", _checks_section(checks),
+        "<h2>Model health</h2>", _model_health(data.monitoring),
+        "<h2>Notes</h2>", notes,
+    ]
+    body = "\n".join(s for s in sections if s)
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>tradepipe report {_e(day)}</title>\n<style>{_CSS}</style>\n</head>\n"
+            f"<body>\n{body}\n</body>\n</html>\n")
