@@ -18,6 +18,13 @@ CONTRACT_TABLES = [
     "marts.fct_regime_features",
     "marts.quarantine",
     "marts.dim_instruments",
+    "ml.regimes",
+    "ml.preds",
+    "trading.signals",
+    "trading.target_weights",
+    "trading.trades",
+    "trading.positions",
+    "trading.backtest_daily",
 ]
 
 
@@ -51,6 +58,18 @@ def summary() -> int:
         for rule, n in con.execute(
             "select rule, count(*) from marts.quarantine group by rule order by rule").fetchall():
             print(f"  {rule:<30} {n:>10,}")
+    if "trading.backtest_summary" in existing:
+        print("backtest (net of costs):")
+        for name, cagr, sharpe, dd in con.execute(
+                "select strategy, cagr, sharpe, max_drawdown from trading.backtest_summary").fetchall():
+            print(f"  {name:<30} CAGR {cagr:7.2%}  Sharpe {sharpe:5.2f}  max drawdown {dd:7.2%}")
+    if "trading.trades" in existing:
+        row = con.execute("select max(date) from trading.trades").fetchone()
+        if row[0] is not None:
+            status = dict(con.execute("select status, count(*) from trading.trades where date = ? group by 1",
+                                      [row[0]]).fetchall())
+            print(f"trades on {row[0]}: {status or 'none'}")
+            print(f"report:    {_home() / 'reports' / str(row[0])[:10] / 'report.html'}")
     print(f"query it:  duckdb -readonly {warehouse}  (or python: duckdb.connect(path, read_only=True))")
     con.close()
     return 0

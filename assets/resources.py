@@ -81,7 +81,7 @@ class TradingSettings(dg.ConfigurableResource):
     threshold: float = Field(default=0.0, description="threshold: score at or above which a name is a buy.")
     optimizer: str = Field(default="equal_weight", description="equal_weight, inverse_vol, hrp or min_variance.")
     top_n: int = Field(default=20, description="Names held (top-K).")
-    max_replace: int = Field(default=5, description="Held names replaced per day at most (dropout buffer).")
+    max_replace: int = Field(default=2, description="Held names replaced per day at most (dropout buffer; 2 of 20 = 10% a day, the ratio of Qlib's TopkDropout defaults 5 of 50).")
     max_weight: float = Field(default=0.10, description="Largest weight of one name.")
     max_sector: float = Field(default=0.30, description="Largest weight of one sector.")
     min_names: int = Field(default=10, description="Fewer selected names than this blocks the day's trades.")

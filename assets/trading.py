@@ -117,7 +117,7 @@ def signals(settings: TradepipeSettings, trading: TradingSettings) -> dg.Materia
                                where kind = 'live' and horizon = ? and model_id = ? and date = ?""",
                             [trading.horizon, model_id, day.date()]).df()
         regime = regime_on(con, day)
-    rows = make_signals(preds, day, regime, spec).assign(model_id=model_id, horizon=trading.horizon, regime=regime)
+    rows = make_signals(preds.assign(date=day), pd.Series({day: regime}), spec).assign(model_id=model_id, horizon=trading.horizon, regime=regime)
     with settings.warehouse() as con:
         con.execute("begin transaction")
         replace_rows(con, "trading.signals", rows.assign(date=day.date()), "date = ?", [day.date()])

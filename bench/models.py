@@ -3,9 +3,11 @@
     python -m bench.models WAREHOUSE STAGE OUT_JSON
 
 STAGE is ``regime`` (walk-forward regime history with the pipeline's defaults: quarterly refits
-on an expanding window), or a model type (``lightgbm``, ``ridge``): walk-forward CV + OOS
+on an expanding window), a model type (``lightgbm``, ``ridge``): walk-forward CV + OOS
 predictions on the 5-day panel with quarterly retrains (the pipeline's defaults), then the final
-model and the scoring of the latest date. The OOS figures are reported as measured; nothing is
+model and the scoring of the latest date, or ``backtest``: the daily backtest (ml.backtest, the
+daily run's own functions) of the LightGBM OOS history with each optimizer. The regime and
+LightGBM stages leave their outputs beside OUT_JSON for the backtest stage. The OOS figures are reported as measured; nothing is
 tuned to them.
 """
 
@@ -19,6 +21,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+OUT_DIR = Path(".")  # set by main(): where stages leave outputs for the backtest stage
+
 
 def regime(con: duckdb.DuckDBPyConnection) -> dict:
     from ml.regime import DEFAULT_FEATURES, prepare_regime_features, walk_forward_regimes
@@ -28,6 +32,7 @@ def regime(con: duckdb.DuckDBPyConnection) -> dict:
     prepared = prepare_regime_features(raw, DEFAULT_FEATURES)
     history = walk_forward_regimes(prepared)
     seconds = time.perf_counter() - start
+    history.to_pickle(OUT_DIR / "regimes.pkl")
     return {"seconds": seconds, "dates": len(history), "models": int(history["model_id"].nunique()),
             "days_by_regime": {k: int(v) for k, v in history["regime"].value_counts().items()}}
 
@@ -42,6 +47,7 @@ def model(con: duckdb.DuckDBPyConnection, model_type: str) -> dict:
     start = time.perf_counter()
     result = training.walk_forward(panel, spec)
     cv_s = time.perf_counter() - start
+    result.predictions.to_pickle(OUT_DIR / f"oos_{model_type}.pkl")
     start = time.perf_counter()
     final = training.train_final(panel, spec)
     final_s = time.perf_counter() - start
@@ -61,10 +67,50 @@ def model(con: duckdb.DuckDBPyConnection, model_type: str) -> dict:
     }
 
 
+def backtest(con: duckdb.DuckDBPyConnection) -> dict:
+    from ml.backtest import run_backtest
+    from ml.metrics import daily_ic
+    from ml.portfolio import OPTIMIZERS, PortfolioSpec
+    from ml.rebalance import TradingSpec
+    from assets.backtest import summarize
+
+    preds = pd.read_pickle(OUT_DIR / "oos_lightgbm.pkl")
+    regimes = pd.read_pickle(OUT_DIR / "regimes.pkl").set_index("date")["regime"]
+    prices = con.execute("select ticker, date, open, close, adv_20d_shares from marts.fct_prices").df()
+    sectors = con.execute("select ticker, sector from marts.dim_instruments").df().set_index("ticker")["sector"]
+    index = con.execute("select date, value from raw.macro where series = '^GSPC'").df().set_index("date")["value"]
+    preds = preds[pd.to_datetime(preds["date"]) >= regimes.index.min()]
+    labelled = preds.dropna(subset=["yhat", "fwd_excess_return"])
+    ic = daily_ic(labelled, "yhat", "fwd_excess_return", method="spearman")
+    ic.index = pd.to_datetime(ic.index)
+    out: dict = {"oos_rows": len(preds)}
+    for optimizer in OPTIMIZERS:
+        spec = TradingSpec(portfolio=PortfolioSpec(optimizer=optimizer))
+        start = time.perf_counter()
+        result = run_backtest(preds[["date", "ticker", "yhat", "yhat_std", "prob_up"]], prices, regimes,
+                              sectors, spec, index_close=index)
+        seconds = time.perf_counter() - start
+        summary, by_regime = summarize(result, ic)
+        out[optimizer] = {
+            "seconds": seconds, "days": int((result.daily["strategy"] == "model").sum()),
+            "first_date": str(result.daily["date"].min().date()), "last_date": str(result.daily["date"].max().date()),
+            "summary": summary.set_index("strategy").to_dict(orient="index"),
+            "by_regime": by_regime.set_index("regime").to_dict(orient="index"),
+        }
+    return out
+
+
 def main() -> None:
+    global OUT_DIR
     warehouse, stage, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    OUT_DIR = out.parent
     with duckdb.connect(warehouse, read_only=True) as con:
-        result = regime(con) if stage == "regime" else model(con, stage)
+        if stage == "regime":
+            result = regime(con)
+        elif stage == "backtest":
+            result = backtest(con)
+        else:
+            result = model(con, stage)
     out.write_text(json.dumps(result, indent=2, default=float))
 
 

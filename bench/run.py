@@ -112,6 +112,17 @@ MODEL_CASES = ("sample", "shared")
 def _model_note(name: str, f: dict[str, Any]) -> str:
     if name == "regime":
         return f"{f['seconds']:.1f}s in-child; {f['dates']} dates, {f['models']} models"
+    if name == "backtest":
+        parts = []
+        for opt, r in f.items():
+            if isinstance(r, dict) and "summary" in r:
+                m = r["summary"]["model"]
+                parts.append(f"{opt} {r['seconds']:.1f}s: net Sharpe {m['sharpe']:.2f}, CAGR {m['cagr']:.2%}, "
+                             f"max DD {m['max_drawdown']:.1%}, turnover {m['turnover']:.3f}/day")
+        first = next(r for r in f.values() if isinstance(r, dict) and "summary" in r)
+        bench = "; ".join(f"{k} Sharpe {v['sharpe']:.2f}, CAGR {v['cagr']:.2%}, max DD {v['max_drawdown']:.1%}"
+                          for k, v in first["summary"].items() if k != "model")
+        return f"{first['days']} days; " + "; ".join(parts) + f"; benchmarks: {bench}"
     return (f"walk-forward {f['walk_forward_s']:.1f}s ({f['folds']} folds, {f['oos_rows']:,} OOS rows); "
             f"final {f['train_final_s']:.1f}s; score {f['scored_tickers']} tickers {f['score_latest_s'] * 1000:.0f}ms; "
             f"OOS rank IC {f['oos_mean_rank_ic']:.4f}, rank ICIR {f['rank_icir']:.3f}, "
@@ -258,14 +269,15 @@ def run_case(case: str, work: Path, project: Path, repeat: int) -> CaseResult:
 
     if case in MODEL_CASES:
         result.models = {}
-        for name in ("regime", "lightgbm", "ridge"):
+        for name in ("regime", "lightgbm", "ridge", "backtest"):
             out_json = work / f"model_{name}.json"
             run = run_child([PYTHON, "-m", "bench.models", str(warehouse), name, str(out_json)],
                             work / f"model_{name}.log")
             if run.returncode == 0:
                 figures = json.loads(out_json.read_text())
                 result.models[name] = figures
-                label = "regime walk-forward" if name == "regime" else f"{name} walk-forward + final + score"
+                label = {"regime": "regime walk-forward", "backtest": "backtest, each optimizer"}.get(
+                    name, f"{name} walk-forward + final + score")
                 result.stages.append(stage(case, label, run, rows, note=_model_note(name, figures)))
             else:
                 result.models[name] = {"error": tail(run.log)}
@@ -448,15 +460,16 @@ def main(argv: list[str] | None = None) -> None:
 
     markdown = to_markdown(machine, results)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.md").write_text(markdown)
+    stem = "latest" if set(cases) == set(CASES) else "latest-" + "-".join(cases)
+    (RESULTS / f"{stem}.md").write_text(markdown)
     payload = {
         "machine": machine,
         "stages": [asdict(s) for c in results for s in c.stages],
         "cases": [asdict(c) for c in results],
     }
-    (RESULTS / "latest.json").write_text(json.dumps(payload, indent=2, default=str))
+    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=str))
     print("\n" + markdown)
-    print(f"wrote {RESULTS / 'latest.md'} and {RESULTS / 'latest.json'}")
+    print(f"wrote {RESULTS / (stem + '.md')} and {RESULTS / (stem + '.json')}")
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
                          f"{[str(d.date()) for d in no_regime[:5]]}: the backtest needs ml.regimes "
                          f"for every date (start the backtest after the regime warm-up)")
     preds = preds[preds["date"].isin(dates)]
-    preds_by_date = dict(tuple(preds.groupby("date", sort=True)))
+    by_date = dict(tuple(make_signals(preds, regimes, spec).groupby("date", sort=True)))
 
     open_ff = panels.open.ffill(limit=max_price_age_days)
     last_open = panels.open.ffill()
@@ -122,7 +122,7 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
         book, written_off = _write_off_stale(book, px, last_open.loc[e], spec, s)
         notes += written_off
         returns = ret_values.iloc[max(0, i + 1 - window): i + 1]
-        sig = make_signals(preds_by_date[s].drop(columns="date"), s, regimes[s], spec)
+        sig = by_date[s]
         portfolio = make_weights(sig, book, returns, sectors, regimes[s], spec)
         known = _known_returns(rows, s)
         decision = make_trades(portfolio.weights, portfolio_check(portfolio), book, px,

@@ -100,7 +100,7 @@ class PortfolioSpec:
 
     optimizer: str = "equal_weight"
     top_n: int = 20
-    max_replace: int = 5
+    max_replace: int = 2
     max_weight: float = 0.10
     max_sector: float = 0.30
     min_names: int = 10

@@ -124,47 +124,45 @@ def plan_trades(
             f"missing or non-positive price for tickers that must trade: "
             f"{ {t: (None if np.isnan(p) else p) for t, p in bad.items()} }"
         )
-    now = held.reindex(names, fill_value=0).astype(np.int64)
-    w = weights.reindex(names, fill_value=0.0)
-    target = np.floor(w * portfolio_value / px + 1e-9).astype(np.int64)
-    delta = target - now
-    cost_rate = (commission_bps + slippage_bps) / 1e4
+    p = px.to_numpy()
+    now = held.reindex(names, fill_value=0).to_numpy(dtype=np.int64)
+    w = weights.reindex(names, fill_value=0.0).to_numpy(dtype=float)
+    target = np.floor(w * portfolio_value / p + 1e-9).astype(np.int64)
     exit_all = target == 0
-    current_w = now * px / portfolio_value
-    in_band = (now > 0) & ~exit_all & ((w - current_w).abs() < no_trade_band)
-    delta = delta.where(~in_band, 0)
+    in_band = (now > 0) & ~exit_all & (np.abs(w - now * p / portfolio_value) < no_trade_band)
+    delta = np.where(in_band, 0, target - now)
+    cost_rate = (commission_bps + slippage_bps) / 1e4
 
-    sells = (-delta[delta < 0]).astype(np.int64)
-    sells = sells[(sells * px[sells.index] >= min_trade_notional) | exit_all[sells.index]]
-    buys = delta[delta > 0].astype(np.int64)
-    buys = buys[buys * px[buys.index] >= min_trade_notional]
+    sell = np.where(delta < 0, -delta, 0)
+    sell = np.where((sell * p >= min_trade_notional) | exit_all, sell, 0)
+    buy = np.where(delta > 0, delta, 0)
+    buy = np.where(buy * p >= min_trade_notional, buy, 0)
 
-    available = cash + float((sells * px[sells.index]).sum()) * (1 - cost_rate)
-    needed = float((buys * px[buys.index]).sum()) * (1 + cost_rate)
+    available = cash + float((sell * p).sum()) * (1 - cost_rate)
+    needed = float((buy * p).sum()) * (1 + cost_rate)
     if needed > available:
-        scale = available / needed
-        buys = np.floor(buys * scale).astype(np.int64)
-        buys = buys[(buys > 0) & (buys * px[buys.index] >= min_trade_notional)]
+        buy = np.floor(buy * (available / needed)).astype(np.int64)
+        buy = np.where(buy * p >= min_trade_notional, buy, 0)
 
-    orders = pd.concat([_orders(sells, "SELL", px), _orders(buys, "BUY", px)],
-                       ignore_index=True)
-    orders["weight_change"] = np.where(orders["side"] == "BUY", 1.0, -1.0) * (
-        orders["notional"] / portfolio_value)
-    orders["commission_est"] = orders["notional"] * commission_bps / 1e4
-    orders["slippage_est"] = orders["notional"] * slippage_bps / 1e4
+    # sells (by ticker) then buys (by ticker): names are sorted already
+    ticker = np.asarray(names, dtype=object)
+    is_sell, is_buy = sell > 0, buy > 0
+    shares = np.concatenate([sell[is_sell], buy[is_buy]]).astype(np.int64)
+    price = np.concatenate([p[is_sell], p[is_buy]])
+    notional = shares * price
+    side = np.array(["SELL"] * int(is_sell.sum()) + ["BUY"] * int(is_buy.sum()), dtype=object)
+    orders = pd.DataFrame({
+        "ticker": pd.Series(np.concatenate([ticker[is_sell], ticker[is_buy]]), dtype=object),
+        "side": side,
+        "shares": shares,
+        "price": price,
+        "notional": notional,
+        "weight_change": np.where(side == "BUY", 1.0, -1.0) * notional / portfolio_value,
+        "commission_est": notional * commission_bps / 1e4,
+        "slippage_est": notional * slippage_bps / 1e4,
+    })
     orders["liquidity_flag"] = _liquidity(orders, adv20_shares, max_adv_share)
     return orders[ORDER_COLUMNS]
-
-
-def _orders(shares: pd.Series, side: str, px: pd.Series) -> pd.DataFrame:
-    shares = shares.sort_index()
-    return pd.DataFrame({
-        "ticker": shares.index.astype(str) if len(shares) else pd.Series([], dtype=str),
-        "side": side,
-        "shares": shares.to_numpy(dtype=np.int64),
-        "price": px[shares.index].to_numpy(dtype=float),
-        "notional": (shares * px[shares.index]).to_numpy(dtype=float),
-    })
 
 
 def _liquidity(orders: pd.DataFrame, adv: pd.Series | None, max_share: float) -> pd.Series:

@@ -37,6 +37,9 @@ def materialize_pipeline(
     )
 
 
+# Everything but trading, monitoring and reports: for inputs too small a universe to trade.
+UP_TO_PREDICTIONS = dg.AssetSelection.all() - dg.AssetSelection.groups("trading", "monitoring", "reports")
+
 # Ingest and dbt only: for inputs too short for the regime model's two years of warm-up.
 WAREHOUSE_ONLY = dg.AssetSelection.groups("ingest", "staging", "intermediate", "marts")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import materialize_pipeline, query, sample_slice
+from tests.helpers import UP_TO_PREDICTIONS, materialize_pipeline, query, sample_slice
 
 T = "2012-09-28"
 TICKERS = ["AVB", "PXD", "SLG", "C", "FB", "AMZN", "CVX", "DUK", "HD", "MMM", "NFLX", "PEP"]
@@ -77,7 +77,9 @@ def builds(tmp_path_factory):
             perturb(paths)
         elif variant == "deleted":
             truncate(paths)
-        materialize_pipeline(home, **paths, run_config=TRAINING)
+        # Up to predictions and regimes: a 12-ticker slice is too small a universe to trade
+        # (the backtest's own rule-7 test is in tests/ml/test_backtest.py).
+        materialize_pipeline(home, **paths, run_config=TRAINING, selection=UP_TO_PREDICTIONS)
         results[variant] = snapshot(home)
     return results
 

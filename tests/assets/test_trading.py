@@ -1,0 +1,103 @@
+"""The trading assets on the bundled sample: contract tables, the report folder, idempotent
+re-runs, and a blocked day (the gate's checks stop the paper book; the report is still written)."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from assets.resources import TradingSettings
+from tests.helpers import materialize_pipeline, query
+
+CONTRACT = {
+    "trading.signals": ["date", "ticker", "score", "signal", "method"],
+    "trading.target_weights": ["date", "ticker", "weight", "optimizer"],
+    "trading.trades": ["date", "ticker", "side", "shares", "price", "notional", "commission_est",
+                       "slippage_est", "status", "reason"],
+    "trading.positions": ["date", "ticker", "shares"],
+    "trading.backtest_daily": ["date", "strategy", "gross_return", "net_return", "turnover", "equity"],
+}
+DAILY = dg.AssetSelection.assets(
+    ["trading", "signals"], ["trading", "target_weights"], ["trading", "trades"], ["trading", "trade_approval"],
+    ["trading", "positions"], ["reports", "daily_report"])
+
+
+@pytest.mark.parametrize("table", sorted(CONTRACT))
+def test_trading_tables_of_the_contract_are_filled(sample_home, table):
+    schema, name = table.split(".")
+    cols = set(query(sample_home, f"select column_name from information_schema.columns "
+                                  f"where table_schema = '{schema}' and table_name = '{name}'").column_name)
+    assert set(CONTRACT[table]) <= cols
+    assert query(sample_home, f"select count(*) as n from {table}").n[0] > 0
+
+
+def test_latest_date_is_traded_within_the_limits(sample_home):
+    day = query(sample_home, "select max(date) as d from ml.preds where kind = 'live'").d[0]
+    weights = query(sample_home, f"select * from trading.target_weights where date = '{day}'")
+    assert 10 <= len(weights) <= 20
+    assert weights.weight.max() <= 0.10 + 1e-9 and weights.weight.sum() <= 1 + 1e-9
+    assert weights.groupby("sector").weight.sum().max() <= 0.30 + 1e-9
+    trades = query(sample_home, f"select * from trading.trades where date = '{day}'")
+    assert set(trades.status) == {"approved"} and set(trades.side) <= {"BUY", "SELL"}
+    book = query(sample_home, f"select * from trading.paper_book where date = '{day}'").iloc[0]
+    assert book.cash >= 0
+    held = query(sample_home, f"select ticker, shares from trading.positions where date = '{day}'")
+    bought = trades[trades.side == "BUY"].set_index("ticker").shares
+    assert held.set_index("ticker").shares.sort_index().equals(bought.sort_index())
+
+
+def test_backtest_has_the_model_and_both_benchmarks(sample_home):
+    summary = query(sample_home, "select * from trading.backtest_summary").set_index("strategy")
+    assert set(summary.index) == {"model", "equal_weight_universe", "gspc"}
+    for column in ("cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "turnover", "hit_rate",
+                   "avg_holding_days", "cost_drag"):
+        assert column in summary.columns
+    regimes = query(sample_home, "select * from trading.backtest_regimes")
+    assert {"regime", "days", "sharpe", "win_rate", "mean_ic"} <= set(regimes.columns)
+
+
+def test_report_folder_for_the_latest_date(sample_home):
+    day = str(query(sample_home, "select max(date) as d from ml.preds where kind = 'live'").d[0])[:10]
+    folder = sample_home / "reports" / day
+    names = {p.name for p in folder.iterdir()}
+    assert {"report.html", "trades.csv", "portfolio_weights.csv", "signals.json", "monitoring_log.json"} <= names
+    html = (folder / "report.html").read_text()
+    assert "data:image/png;base64" in html and "trades approved" in html.lower()
+
+
+@pytest.fixture()
+def home_copy(sample_home, tmp_path) -> Path:
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home, ignore=shutil.ignore_patterns("dagster"))
+    return home
+
+
+def _snapshot(home: Path) -> dict[str, pd.DataFrame]:
+    return {t: query(home, f"select * exclude ({drop}) from {t} order by all") for t, drop in [
+        ("trading.signals", "regime"), ("trading.target_weights", "regime"), ("trading.trades", "reason"),
+        ("trading.positions", "price"), ("trading.paper_book", "mode"), ("trading.safety_checks", "detail")]}
+
+
+def test_rerunning_the_day_is_idempotent(home_copy):
+    before = _snapshot(home_copy)
+    materialize_pipeline(home_copy, selection=DAILY)
+    after = _snapshot(home_copy)
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[table], obj=table)
+
+
+def test_a_blocked_day_keeps_the_book_and_still_writes_the_report(home_copy):
+    result = materialize_pipeline(home_copy, selection=DAILY, raise_on_error=False,
+                                  trading=TradingSettings(max_trades=0))
+    materialized = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
+    assert ("trading", "trades") in materialized and ("reports", "daily_report") in materialized
+    assert ("trading", "positions") not in materialized
+    failed = {e.asset_check_key.name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert failed == {"trades_within_limits"}
+    day = query(home_copy, "select max(date) as d from trading.trades").d[0]
+    trades = query(home_copy, f"select status, reason from trading.trades where date = '{day}'")
+    assert set(trades.status) == {"blocked"} and trades.reason.str.contains("max_trades").all()
+    html = (home_copy / "reports" / str(day)[:10] / "report.html").read_text()
+    assert "TRADES BLOCKED" in html
