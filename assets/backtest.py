@@ -60,6 +60,12 @@ def summarize(result: BacktestResult, ic: pd.Series) -> tuple[pd.DataFrame, pd.D
     return pd.DataFrame(rows), regimes.reset_index()
 
 
+def _as_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Market-date columns as DATE in the warehouse (as in every other table), not TIMESTAMP."""
+    cols = [c for c in ("date", "trade_date", "return_end_date") if c in frame]
+    return frame.assign(**{c: pd.to_datetime(frame[c]).dt.date for c in cols})
+
+
 @dg.asset(key=BACKTEST, deps=[OOS_PREDICTIONS, CHAMPION_MODEL, REGIMES, PRICES, INSTRUMENTS, RAW_MACRO, LABELS],
           group_name="trading", kinds={"duckdb"})
 def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
@@ -99,7 +105,7 @@ def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         for name, frame in [("backtest_daily", daily), ("backtest_summary", summary),
                             ("backtest_regimes", by_regime), ("backtest_weights", result.weights),
                             ("backtest_trades", result.trades), ("backtest_positions", result.positions)]:
-            con.register("_frame", frame)
+            con.register("_frame", _as_dates(frame))
             con.execute(f"create or replace table trading.{name} as select * from _frame")
             con.unregister("_frame")
         con.execute("commit")
