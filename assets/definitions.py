@@ -16,6 +16,7 @@ from assets.regimes import (
     regime_probabilities_sum_to_one,
 )
 from assets.backtest import backtest
+from assets.jobs import JOBS, SCHEDULES
 from assets.monitoring import monitoring
 from assets.reports import daily_report
 from assets.resources import TradingSettings, settings_from_environment
@@ -55,6 +56,8 @@ defs = dg.Definitions(
         trades_within_limits,
         kill_switch_clear,
     ],
+    jobs=JOBS,
+    schedules=SCHEDULES,
     resources={
         "settings": settings_from_environment(),
         "trading": TradingSettings(),
