@@ -18,6 +18,7 @@ from assets.regimes import (
 from assets.backtest import backtest
 from assets.jobs import JOBS, SCHEDULES
 from assets.monitoring import monitoring
+from assets.publish import analytics_db
 from assets.reports import daily_report
 from assets.resources import TradingSettings, settings_from_environment
 from assets.trading import (
@@ -41,7 +42,8 @@ from assets.training import (
 
 defs = dg.Definitions(
     assets=[raw_tables, dbt_models, regime_history, current_regime, model_training, latest_predictions,
-            signals, target_weights, trades, trade_approval, positions, backtest, monitoring, daily_report],
+            signals, target_weights, trades, trade_approval, positions, backtest, monitoring, daily_report,
+            analytics_db],
     asset_checks=[
         quarantine_share,
         regime_probabilities_sum_to_one,
