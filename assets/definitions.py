@@ -4,7 +4,7 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from assets.checks import quarantine_share
+from assets.checks import latest_date_coverage, prices_fresh, quarantine_share
 from assets.dbt import DBT_EXECUTABLE, dbt_models, dbt_project
 from assets.ingest import raw_tables
 from assets.regimes import (
@@ -46,6 +46,8 @@ defs = dg.Definitions(
             analytics_db],
     asset_checks=[
         quarantine_share,
+        prices_fresh,
+        latest_date_coverage,
         regime_probabilities_sum_to_one,
         regime_every_date_after_warmup,
         regime_persistence,

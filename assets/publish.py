@@ -19,6 +19,7 @@ import duckdb
 from assets.backtest import BACKTEST
 from assets.monitoring import MONITORING
 from assets.reports import DAILY_REPORT
+from assets.checks import DAILY_FRESHNESS
 from assets.resources import TradepipeSettings
 from assets.trading import POSITIONS
 
@@ -59,7 +60,7 @@ def publish_analytics(warehouse: Path, target: Path, schemas: tuple[str, ...] = 
 
 
 @dg.asset(key=ANALYTICS_DB, deps=[DAILY_REPORT, POSITIONS, MONITORING, BACKTEST], group_name="publish",
-          kinds={"duckdb"})
+          kinds={"duckdb"}, freshness_policy=DAILY_FRESHNESS)
 def analytics_db(settings: TradepipeSettings) -> dg.MaterializeResult:
     """$TRADEPIPE_HOME/analytics.duckdb: the marts, ml and trading tables of the warehouse after a
     complete run, swapped in atomically. Open it read-only at any time, even during a run."""

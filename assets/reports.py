@@ -11,6 +11,7 @@ import pandas as pd
 
 from assets.backtest import BACKTEST
 from assets.monitoring import MONITORING
+from assets.checks import DAILY_FRESHNESS
 from assets.resources import TradepipeSettings, TradingSettings
 from assets.trading import SIGNALS, TARGET_WEIGHTS, TRADES, decision_date
 from ml.backtest import STRATEGY
@@ -23,7 +24,7 @@ DAILY_REPORT = dg.AssetKey(["reports", "daily_report"])
 
 
 @dg.asset(key=DAILY_REPORT, deps=[SIGNALS, TARGET_WEIGHTS, TRADES, BACKTEST, MONITORING, CURRENT_REGIME],
-          group_name="reports", kinds={"html"})
+          group_name="reports", kinds={"html"}, freshness_policy=DAILY_FRESHNESS)
 def daily_report(settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
     """Equity against both benchmarks, drawdown, regime timeline, IC over time, today's portfolio
     and trades, the safety results and model health, in one self-contained HTML page plus the

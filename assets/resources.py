@@ -42,6 +42,11 @@ class TradepipeSettings(dg.ConfigurableResource):
         description="TRADEPIPE_SECTORS: ticker,sector[,name] file or folder.",
     )
 
+    min_coverage: float = Field(
+        default=0.9, description="Share of recently traded tickers that must have a valid bar on the latest date.")
+    max_quarantined_share: float = Field(
+        default=0.05, description="Largest share of the latest date's bars that may be quarantined.")
+
     @property
     def home_path(self) -> Path:
         return Path(self.home).expanduser().resolve()

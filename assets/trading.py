@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from assets import metadata
+from assets.checks import DAILY_FRESHNESS
 from assets.resources import TradepipeSettings, TradingSettings
 from assets.tables import replace_rows, table_exists
 from ml import registry
@@ -106,7 +107,8 @@ def book_returns(con: duckdb.DuckDBPyConnection, day: pd.Timestamp, book: Book, 
     return pd.concat([returns, pd.Series({day: today})])
 
 
-@dg.asset(key=SIGNALS, deps=[LATEST_PREDICTIONS, REGIMES], group_name="trading", kinds={"duckdb"})
+@dg.asset(key=SIGNALS, deps=[LATEST_PREDICTIONS, REGIMES], group_name="trading", kinds={"duckdb"},
+          freshness_policy=DAILY_FRESHNESS)
 def signals(settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
     """trading.signals for the decision date: the champion's score combined with its confidence
     (yhat_std, prob_up) and the regime, and the signal of the configured method."""
@@ -130,7 +132,8 @@ def signals(settings: TradepipeSettings, trading: TradingSettings) -> dg.Materia
     })
 
 
-@dg.asset(key=TARGET_WEIGHTS, deps=[SIGNALS, PRICES, INSTRUMENTS], group_name="trading", kinds={"duckdb"})
+@dg.asset(key=TARGET_WEIGHTS, deps=[SIGNALS, PRICES, INSTRUMENTS], group_name="trading", kinds={"duckdb"},
+          freshness_policy=DAILY_FRESHNESS)
 def target_weights(settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
     """trading.target_weights: top-K names with a dropout buffer against the paper book, weighted
     by the optimizer under the name and sector caps, scaled to the regime's gross exposure.
@@ -174,7 +177,8 @@ def target_weights(settings: TradepipeSettings, trading: TradingSettings) -> dg.
     })
 
 
-@dg.asset(key=TRADES, deps=[TARGET_WEIGHTS, PRICES], group_name="trading", kinds={"duckdb"})
+@dg.asset(key=TRADES, deps=[TARGET_WEIGHTS, PRICES], group_name="trading", kinds={"duckdb"},
+          freshness_policy=DAILY_FRESHNESS)
 def trades(settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
     """trading.trades: whole-share orders from the paper book to the target weights, sells first,
     with cost estimates and liquidity flags; every safety rule and the kill switch are evaluated
@@ -279,7 +283,8 @@ def kill_switch_clear(settings: TradepipeSettings, trading: TradingSettings) -> 
     return _rule_check(settings, trading, KILL_SWITCH_RULES)
 
 
-@dg.asset(key=POSITIONS, deps=[TRADE_APPROVAL], group_name="trading", kinds={"duckdb"})
+@dg.asset(key=POSITIONS, deps=[TRADE_APPROVAL], group_name="trading", kinds={"duckdb"},
+          freshness_policy=DAILY_FRESHNESS)
 def positions(settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
     """trading.positions and trading.paper_book after the date's approved trades (paper mode:
     filled at the decision close with the estimated costs). Runs only when the gate's blocking

@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import Field
 
 from assets import metadata
+from assets.checks import DAILY_FRESHNESS
 from assets.resources import TradepipeSettings
 from ml import charts, registry, training
 from ml.metrics import daily_ic
@@ -176,7 +177,7 @@ class ScoringConfig(dg.Config):
 
 
 @dg.asset(key=LATEST_PREDICTIONS, deps=[CHAMPION_MODEL, OOS_PREDICTIONS, FEATURES], group_name="training",
-          kinds={"duckdb"})
+          kinds={"duckdb"}, freshness_policy=DAILY_FRESHNESS)
 def latest_predictions(config: ScoringConfig, settings: TradepipeSettings) -> dg.MaterializeResult:
     """The champion's predictions for every in-universe ticker of the latest date, with yhat_std
     across the champion and its last fold models and prob_up calibrated on OOS history whose

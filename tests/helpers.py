@@ -24,9 +24,11 @@ def materialize_pipeline(
     raise_on_error: bool = True,
     selection: dg.AssetSelection | None = None,
     trading: TradingSettings | None = None,
+    settings_overrides: dict | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize every asset (and run every check) into ``home``/warehouse.duckdb."""
-    settings = TradepipeSettings(home=str(home), prices=str(prices), macro=str(macro), sectors=str(sectors))
+    settings = TradepipeSettings(home=str(home), prices=str(prices), macro=str(macro), sectors=str(sectors),
+                                 **(settings_overrides or {}))
     return dg.materialize(
         PIPELINE,
         resources={"settings": settings, "trading": trading or TradingSettings(),
