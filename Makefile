@@ -35,8 +35,11 @@ $(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
 	@printf 'telemetry:\n  enabled: false\n' > $@
 
+# The market date the demo trades: the bundled sample's last day (set DEMO_DATE for other data).
+DEMO_DATE ?= 2017-11-10
+
 demo: setup
-	$(BIN)/dagster asset materialize -m assets.definitions --select '*'
+	$(BIN)/dagster asset materialize -m assets.definitions --select '*' --partition $(DEMO_DATE)
 	$(BIN)/tradepipe summary
 
 test: setup

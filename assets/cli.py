@@ -1,14 +1,28 @@
 """`tradepipe`: a small command line for people without the UI.
 
-    tradepipe summary     where the results are, and what the warehouse holds
+    tradepipe summary                  where the results are, and what the warehouse holds
+    tradepipe status                   the last Dagster runs, and the state of the data
+    tradepipe models [--all]           champion and challenger models with their CV metrics
+    tradepipe retrain [--horizon 5]    whether a retrain is due, and how to run it
+    tradepipe report [--date DATE]     where the daily report is, and its files
+
+Every command reads $TRADEPIPE_HOME (default .tradepipe) and opens the warehouse read-only.
 """
 
 import argparse
+import datetime as dt
+import json
+import math
 import os
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+
+from assets.tables import table_exists
+from ml import registry
 
 CONTRACT_TABLES = [
     "raw.prices",
@@ -34,11 +48,11 @@ def _home() -> Path:
 
 def summary() -> int:
     """Print the warehouse location, the row count and date span of each table, and quarantine counts."""
-    warehouse = _home() / "warehouse.duckdb"
-    if not warehouse.exists():
-        print(f"no warehouse at {warehouse}: run `make demo` first", file=sys.stderr)
-        return 1
-    con = duckdb.connect(str(warehouse), read_only=True)
+    with _warehouse() as con:
+        return _summary(con, _warehouse_path())
+
+
+def _summary(con: duckdb.DuckDBPyConnection, warehouse: Path) -> int:
     print(f"warehouse: {warehouse}")
     existing = {f"{s}.{t}" for s, t in con.execute(
         "select table_schema, table_name from information_schema.tables").fetchall()}
@@ -71,19 +85,361 @@ def summary() -> int:
             print(f"trades on {row[0]}: {status or 'none'}")
             print(f"report:    {_home() / 'reports' / str(row[0])[:10] / 'report.html'}")
     print(f"query it:  duckdb -readonly {warehouse}  (or python: duckdb.connect(path, read_only=True))")
-    con.close()
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+TRAINING_ASSETS = "ml/cv_report ml/oos_predictions ml/champion_model"
+RUNS_SHOWN = 5
+
+
+class CliError(Exception):
+    """A problem the user can fix: printed as one message on stderr, exit code 1 (no traceback)."""
+
+
+# --------------------------------------------------------------------------- #
+# small helpers
+# --------------------------------------------------------------------------- #
+
+
+def _warehouse_path() -> Path:
+    return _home() / "warehouse.duckdb"
+
+
+@contextmanager
+def _warehouse() -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse, read-only; a CliError when it does not exist or cannot be opened."""
+    path = _warehouse_path()
+    if not path.exists():
+        raise CliError(f"no warehouse at {path}: run `make demo` first "
+                       f"(or set TRADEPIPE_HOME to the folder that holds warehouse.duckdb)")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise CliError(f"cannot open {path} read-only ({exc}); if a run is writing to it, "
+                       f"try again when it has finished") from None
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _require(con: duckdb.DuckDBPyConnection, table: str, asset: str) -> None:
+    if not table_exists(con, table):
+        raise CliError(f"table {table} is missing from {_warehouse_path()}: "
+                       f"materialize {asset} (or run `make demo`)")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[int] = ()) -> list[str]:
+    """Rows as aligned text columns (those in ``right`` right-aligned), indented two spaces, header first."""
+    cells = [[str(v) for v in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return ["  " + "  ".join(v.rjust(w) if i in right else v.ljust(w)
+                             for i, (v, w) in enumerate(zip(row, widths))).rstrip() for row in cells]
+
+
+def _number(value: object, fmt: str = "{:+.4f}") -> str:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "-"
+    return fmt.format(x) if math.isfinite(x) else "-"
+
+
+def _day(value: object) -> str:
+    return "-" if value is None else str(value)[:10]
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+def _clock(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return dt.datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+# --------------------------------------------------------------------------- #
+# status
+# --------------------------------------------------------------------------- #
+
+
+def _dagster_home() -> Path:
+    default = _home() / "dagster"
+    return Path(os.environ.get("DAGSTER_HOME") or default).expanduser().resolve()
+
+
+def _run_rows(records) -> list[list[str]]:
+    rows = []
+    for r in records:
+        run = r.dagster_run
+        end = r.end_time
+        if r.start_time is None:
+            took = "-"
+        elif end is None:
+            took = f"{_duration(dt.datetime.now().timestamp() - r.start_time)} so far"
+        else:
+            took = _duration(end - r.start_time)
+        rows.append([run.run_id[:8], run.job_name, run.status.value, _clock(r.start_time), _clock(end), took])
+    return rows
+
+
+def _print_runs() -> None:
+    """The last runs of the Dagster instance at $DAGSTER_HOME (default $TRADEPIPE_HOME/dagster)."""
+    home = _dagster_home()
+    if not (home / "dagster.yaml").exists():
+        print(f"dagster runs: no runs recorded (no Dagster instance at {home}: "
+              f"`make demo` or `make ui` create one)")
+        return
+    import dagster as dg  # slow to import: only here
+
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            records = instance.get_run_records(limit=RUNS_SHOWN)
+    except Exception as exc:  # a broken dagster.yaml or storage: report it, then show the data anyway
+        print(f"dagster runs: cannot read the instance at {home} ({type(exc).__name__}: {exc})")
+        return
+    if not records:
+        print(f"dagster runs: no runs recorded in the instance at {home}")
+        return
+    print(f"dagster runs (last {len(records)}, instance {home}):")
+    print("\n".join(_table(["run", "job", "status", "started", "ended", "took"], _run_rows(records))))
+
+
+def _market_line(con: duckdb.DuckDBPyConnection) -> str:
+    return f"latest market date   {_day(con.execute('select max(date) from marts.fct_features').fetchone()[0])}"
+
+
+def _approval_line(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute("select date, approved, orders, approved_orders, failed_checks from trading.trade_approvals "
+                      "order by date desc limit 1").fetchone()
+    if row is None:
+        return "latest trading date  - (trading.trade_approvals is empty)"
+    day, approved, orders, approved_orders, failed = row
+    verdict = (f"approved ({approved_orders} of {orders} orders)" if approved
+               else f"BLOCKED ({orders} orders): {failed}")
+    return f"latest trading date  {_day(day)}  {verdict}"
+
+
+def _regime_line(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute("select date, regime from ml.regimes order by date desc limit 1").fetchone()
+    return f"regime               {row[1]} on {_day(row[0])}" if row else "regime               - (ml.regimes is empty)"
+
+
+def _book_line(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute("select date, equity, cash, mode from trading.paper_book order by date desc limit 1").fetchone()
+    if row is None:
+        return "paper book           - (trading.paper_book is empty)"
+    day, equity, cash, mode = row
+    return f"paper book           equity {equity:,.2f} on {_day(day)} (cash {cash:,.2f}, {mode})"
+
+
+def _never_approved(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the gate has decided days but approved none: the paper book cannot exist yet."""
+    return table_exists(con, "trading.trade_approvals") and not con.execute(
+        "select count(*) from trading.trade_approvals where approved").fetchone()[0]
+
+
+# (label, table, asset that writes it, line printer)
+DATA_STATE = [
+    ("latest market date", "marts.fct_features", "marts/fct_features", _market_line),
+    ("latest trading date", "trading.trade_approvals", "trading/trade_approval", _approval_line),
+    ("regime", "ml.regimes", "ml/regimes", _regime_line),
+    ("paper book", "trading.paper_book", "trading/positions", _book_line),
+]
+
+
+def status() -> int:
+    """The last Dagster runs and their outcome, then the state of the data in the warehouse."""
+    _print_runs()
+    with _warehouse() as con:
+        print(f"data (warehouse {_warehouse_path()}):")
+        missing = []
+        for label, table, asset, line in DATA_STATE:
+            if table_exists(con, table):
+                print(f"  {line(con)}")
+            elif table == "trading.paper_book" and _never_approved(con):
+                print(f"  {label:<20} none yet: no day approved (the book moves only by approved trades)")
+            else:
+                print(f"  {label:<20} (missing: {table})")
+                missing.append(f"{table} (materialize {asset})")
+    if missing:
+        raise CliError(f"missing from {_warehouse_path()}: {', '.join(missing)}; or run `make demo`")
+    return 0
+
+
+# --------------------------------------------------------------------------- #
+# models
+# --------------------------------------------------------------------------- #
+
+
+def _metrics(raw: object) -> dict:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def models(show_all: bool = False) -> int:
+    """Champion and challenger models (and retired ones with ``show_all``), newest first."""
+    statuses = ["champion", "challenger", "retired"] if show_all else ["champion", "challenger"]
+    with _warehouse() as con:
+        _require(con, "ml.model_registry", "ml/champion_model")
+        columns = {c for (c,) in con.execute("select column_name from information_schema.columns "
+                                             "where table_schema = 'ml' and table_name = 'model_registry'").fetchall()}
+        reason = "reason" if "reason" in columns else "null"
+        rows = con.execute(
+            f"select model_id, model_type, horizon, train_start, train_end, status, cv_metrics, {reason}, created_at "
+            f"from ml.model_registry where status in ({', '.join('?' * len(statuses))}) "
+            f"order by created_at desc, horizon", statuses).fetchall()
+    if not rows:
+        print(f"no {' or '.join(statuses)} models in ml.model_registry (materialize {TRAINING_ASSETS})")
+        return 0
+    champions = sorted({r[2] for r in rows if r[5] == "champion"})
+    print(f"champion per horizon: {', '.join(f'{h}d' for h in champions) or 'none'}")
+    table = [[m, t, h, _day(s), _day(e), st, _number(_metrics(cv).get("rank_ic")),
+              _number(_metrics(cv).get("rank_icir")), _number(_metrics(cv).get("ic"))]
+             for m, t, h, s, e, st, cv, _, _ in rows]
+    lines = _table(["model_id", "type", "horizon", "train_start", "train_end", "status", "rank_ic",
+                    "rank_icir", "ic"], table)
+    print(lines[0])
+    for line, row in zip(lines[1:], rows):
+        print(line)
+        if row[7]:
+            print(f"      reason: {row[7]}")
+    return 0
+
+
+# --------------------------------------------------------------------------- #
+# retrain
+# --------------------------------------------------------------------------- #
+
+
+def _retrain_command(horizon: int, force: bool) -> str:
+    config: dict[str, object] = {}
+    if horizon != 5:  # TrainingConfig's default
+        config["horizon"] = horizon
+    if force:
+        config["force"] = True
+    run_config = f" --config-json '{json.dumps({'ops': {'model_training': {'config': config}}})}'" if config else ""
+    return f"dagster asset materialize -m assets.definitions --select '{TRAINING_ASSETS}'{run_config}"
+
+
+def retrain(horizon: int = 5) -> int:
+    """Whether new labels arrived since the champion of ``horizon`` was trained (exit 0 either way)."""
+    import pandas as pd
+
+    with _warehouse() as con:
+        _require(con, "marts.fct_training_panel", "marts/fct_training_panel")
+        ends = con.execute("select label_end_date from marts.fct_training_panel where horizon = ?",
+                           [horizon]).df()["label_end_date"]
+        if ends.empty:
+            known = [h for (h,) in con.execute(
+                "select distinct horizon from marts.fct_training_panel order by 1").fetchall()]
+            raise CliError(f"no rows for horizon {horizon} in marts.fct_training_panel "
+                           f"(horizons there: {', '.join(map(str, known)) or 'none'})")
+        reg = (con.execute("select * from ml.model_registry").df()
+               if table_exists(con, "ml.model_registry") else pd.DataFrame(columns=list(registry.REGISTRY_COLUMNS)))
+    champion = registry.current_champion(reg, horizon)
+    due, why = registry.retrain_due(champion, ends, min_new_rows=1)
+    print(f"horizon {horizon}: {'champion ' + champion['model_id'] if champion else 'no champion'}")
+    print(f"{'due' if due else 'not due'}: {why}")
+    if due:
+        print(f"run it:\n  {_retrain_command(horizon, force=False)}")
+        print("  or in the UI (`make ui`): launch retrain_job, or materialize ml/champion_model")
+    else:
+        print(f"a run would skip training; to retrain anyway:\n  {_retrain_command(horizon, force=True)}")
+        print("  or in the UI (`make ui`): launch retrain_job with ops.model_training.config.force: true")
+    return 0
+
+
+# --------------------------------------------------------------------------- #
+# report
+# --------------------------------------------------------------------------- #
+
+
+def _report_dates() -> list[str]:
+    folder = _home() / "reports"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def report(day: dt.date | None = None) -> int:
+    """The folder of the daily report for ``day`` (default: the latest trading date) and its files."""
+    if day is None:
+        with _warehouse() as con:
+            _require(con, "trading.trades", "trading/trades")
+            latest = con.execute("select max(date) from trading.trades").fetchone()[0]
+        if latest is None:
+            raise CliError(f"trading.trades in {_warehouse_path()} is empty: materialize trading/trades")
+        day = latest
+    else:
+        with _warehouse():
+            pass  # the same check as every command: the warehouse exists and opens
+    folder = _home() / "reports" / day.isoformat()
+    if not (folder / "report.html").exists():
+        dates = _report_dates()
+        exist = f"reports exist for: {', '.join(dates)}" if dates else f"no report exists under {folder.parent} yet"
+        raise CliError(f"no report for {day} at {folder}; {exist} "
+                       f"(materialize reports/daily_report to write the latest date's)")
+    print(f"report for {day}: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    print("\n".join(_table(["file", "bytes"], [[p.name, f"{p.stat().st_size:,}"] for p in files], right=[1])))
+    print(f"open it:   {folder / 'report.html'}")
+    return 0
+
+
+# --------------------------------------------------------------------------- #
+# entry point
+# --------------------------------------------------------------------------- #
+
+
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tradepipe", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("summary", help="where the results are and what the warehouse holds")
-    args = parser.parse_args(argv)
-    if args.command == "summary":
-        return summary()
-    return 2
+    commands.add_parser("status", help="the last Dagster runs and the state of the data")
+    models_cmd = commands.add_parser("models", help="champion and challenger models with their CV metrics")
+    models_cmd.add_argument("--all", action="store_true", help="retired models too (fold models never)")
+    retrain_cmd = commands.add_parser("retrain", help="whether a retrain is due and how to run it")
+    retrain_cmd.add_argument("--horizon", type=int, default=5, help="label horizon in trading days (default 5)")
+    report_cmd = commands.add_parser("report", help="where the daily report is, and its files")
+    report_cmd.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD",
+                            help="market date of the report (default: the latest trading date)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    commands = {
+        "summary": summary,
+        "status": status,
+        "models": lambda: models(show_all=args.all),
+        "retrain": lambda: retrain(horizon=args.horizon),
+        "report": lambda: report(day=args.date),
+    }
+    try:
+        return commands[args.command]()
+    except CliError as exc:
+        print(f"tradepipe {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `tradepipe summary | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -33,15 +33,15 @@ from assets.trading import (
 )
 from assets.training import (
     folds_do_not_leak,
-    latest_date_fully_scored,
-    latest_predictions,
+    daily_predictions,
+    every_universe_ticker_scored,
     model_training,
     oos_rank_ic_not_low,
     predictions_finite,
 )
 
 defs = dg.Definitions(
-    assets=[raw_tables, dbt_models, regime_history, current_regime, model_training, latest_predictions,
+    assets=[raw_tables, dbt_models, regime_history, current_regime, model_training, daily_predictions,
             signals, target_weights, trades, trade_approval, positions, backtest, monitoring, daily_report,
             analytics_db],
     asset_checks=[
@@ -53,7 +53,7 @@ defs = dg.Definitions(
         regime_persistence,
         regime_em_converged,
         predictions_finite,
-        latest_date_fully_scored,
+        every_universe_ticker_scored,
         folds_do_not_leak,
         oos_rank_ic_not_low,
         portfolio_within_limits,

@@ -4,6 +4,7 @@ UI (Automation) or with `dagster schedule start <name>` while the daemon runs (`
 
 import dagster as dg
 
+from assets.partitions import MARKET_DATES
 from ml.market_calendar import is_last_session_of_week, is_session
 
 TIMEZONE = "America/New_York"
@@ -14,6 +15,7 @@ BACKTEST = dg.AssetSelection.assets(["trading", "backtest"])
 daily_job = dg.define_asset_job(
     "daily_job",
     selection=dg.AssetSelection.all() - TRAINING - BACKTEST,
+    partitions_def=MARKET_DATES,
     description="Ingest -> dbt -> regime update -> the champion scores the latest date -> signals -> "
                 "weights -> trades (safety gate) -> positions -> monitoring -> report -> publish. "
                 "No retraining.",
@@ -37,7 +39,8 @@ def daily_schedule(context: dg.ScheduleEvaluationContext):
     day = context.scheduled_execution_time
     if not is_session(day):
         return dg.SkipReason(f"{day.date()} is not an NYSE session (holiday)")
-    return dg.RunRequest(run_key=f"daily-{day.date()}", tags={"market_date": str(day.date())})
+    return dg.RunRequest(run_key=f"daily-{day.date()}", partition_key=str(day.date()),
+                         tags={"market_date": str(day.date())})
 
 
 @dg.schedule(job=retrain_job, cron_schedule="0 20 * * 1-5", execution_timezone=TIMEZONE,

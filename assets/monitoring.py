@@ -12,7 +12,8 @@ from assets import metadata
 from assets.backtest import CHAMPION_MODEL, LABELS, OOS_PREDICTIONS, champion_oos
 from assets.resources import TradepipeSettings, TradingSettings
 from assets.tables import replace_rows
-from assets.trading import LATEST_PREDICTIONS, decision_date
+from assets.partitions import MARKET_DATES
+from assets.trading import DAILY_PREDICTIONS, market_date, predictions_on
 from ml import charts
 from ml.monitoring import feature_drift, ic_history, model_drift, monitoring_log, quintile_returns
 
@@ -32,13 +33,15 @@ class MonitoringConfig(dg.Config):
     train_sample_rows: int = Field(default=200_000, description="Rows of the training span sampled (seeded) for PSI.")
 
 
-@dg.asset(key=MONITORING, deps=[OOS_PREDICTIONS, LATEST_PREDICTIONS, CHAMPION_MODEL, LABELS, FEATURES],
-          group_name="monitoring", kinds={"duckdb"})
-def monitoring(settings: TradepipeSettings, trading: TradingSettings, config: MonitoringConfig) -> dg.MaterializeResult:
+@dg.asset(key=MONITORING, deps=[OOS_PREDICTIONS, DAILY_PREDICTIONS, CHAMPION_MODEL, LABELS, FEATURES],
+          group_name="monitoring", kinds={"duckdb"}, partitions_def=MARKET_DATES)
+def monitoring(context: dg.AssetExecutionContext, settings: TradepipeSettings, trading: TradingSettings,
+               config: MonitoringConfig) -> dg.MaterializeResult:
     """ml.monitoring_ic (daily IC and rolling IC of matured predictions), ml.feature_drift and
     ml.monitoring_log (the JSON record written into the daily report) for the decision date."""
     with settings.warehouse(read_only=True) as con:
-        as_of, model_id = decision_date(con, trading.horizon)
+        as_of = market_date(context)
+        model_id, _ = predictions_on(con, as_of, trading.horizon)
         _, preds = champion_oos(con, trading.horizon)
         preds = preds.merge(con.execute("select ticker, date, fwd_return from marts.fct_labels where horizon = ?",
                                         [trading.horizon]).df(), on=["ticker", "date"], how="left")

@@ -13,7 +13,8 @@ from assets.backtest import BACKTEST
 from assets.monitoring import MONITORING
 from assets.checks import DAILY_FRESHNESS
 from assets.resources import TradepipeSettings, TradingSettings
-from assets.trading import SIGNALS, TARGET_WEIGHTS, TRADES, decision_date
+from assets.partitions import MARKET_DATES
+from assets.trading import SIGNALS, TARGET_WEIGHTS, TRADES, market_date, predictions_on
 from ml.backtest import STRATEGY
 from ml.performance import drawdown
 from ml.report import ReportData, report_folder, write_report
@@ -24,13 +25,15 @@ DAILY_REPORT = dg.AssetKey(["reports", "daily_report"])
 
 
 @dg.asset(key=DAILY_REPORT, deps=[SIGNALS, TARGET_WEIGHTS, TRADES, BACKTEST, MONITORING, CURRENT_REGIME],
-          group_name="reports", kinds={"html"}, freshness_policy=DAILY_FRESHNESS)
-def daily_report(settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
+          group_name="reports", kinds={"html"}, partitions_def=MARKET_DATES, freshness_policy=DAILY_FRESHNESS)
+def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
+                 trading: TradingSettings) -> dg.MaterializeResult:
     """Equity against both benchmarks, drawdown, regime timeline, IC over time, today's portfolio
     and trades, the safety results and model health, in one self-contained HTML page plus the
     CSV/JSON files; re-running a date replaces its folder's files."""
     with settings.warehouse(read_only=True) as con:
-        day, model_id = decision_date(con, trading.horizon)
+        day = market_date(context)
+        model_id, _ = predictions_on(con, day, trading.horizon)
         d = day.date()
         daily = con.execute("select date, strategy, net_return, equity from trading.backtest_daily").df()
         summary = con.execute("select * from trading.backtest_summary").df()

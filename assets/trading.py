@@ -15,6 +15,7 @@ import pandas as pd
 
 from assets import metadata
 from assets.checks import DAILY_FRESHNESS
+from assets.partitions import MARKET_DATES
 from assets.resources import TradepipeSettings, TradingSettings
 from assets.tables import replace_rows, table_exists
 from ml import registry
@@ -22,7 +23,7 @@ from ml.backtest import price_panels
 from ml.rebalance import Book, apply_trades, make_signals, make_trades, make_weights, portfolio_check
 from ml.safety import CheckResult
 
-LATEST_PREDICTIONS = dg.AssetKey(["ml", "latest_predictions"])
+DAILY_PREDICTIONS = dg.AssetKey(["ml", "daily_predictions"])
 REGIMES = dg.AssetKey(["ml", "regimes"])
 PRICES = dg.AssetKey(["marts", "fct_prices"])
 INSTRUMENTS = dg.AssetKey(["marts", "dim_instruments"])
@@ -38,18 +39,21 @@ TRADE_RULES = ("prices_valid", "turnover", "max_trade_share", "max_cost_share", 
 KILL_SWITCH_RULES = ("daily_loss", "trailing_sharpe")
 
 
-def decision_date(con: duckdb.DuckDBPyConnection, horizon: int) -> tuple[pd.Timestamp, str]:
-    """The latest date the champion of ``horizon`` scored, and the champion's model id."""
-    reg = con.execute("select * from ml.model_registry").df() if table_exists(con, "ml.model_registry") else None
-    champion = registry.current_champion(reg, horizon) if reg is not None else None
-    if champion is None:
-        raise ValueError(f"no champion model for horizon {horizon}: materialize ml/champion_model first")
-    day = con.execute("select max(date) from ml.preds where kind = 'live' and horizon = ? and model_id = ?",
-                      [horizon, champion["model_id"]]).fetchone()[0]
-    if day is None:
-        raise ValueError(f"the champion {champion['model_id']} has no live predictions: "
-                         f"materialize ml/latest_predictions first")
-    return pd.Timestamp(day), champion["model_id"]
+def market_date(context: dg.AssetExecutionContext) -> pd.Timestamp:
+    """The partition's market date: the close the run decides at."""
+    return pd.Timestamp(context.partition_key)
+
+
+def predictions_on(con: duckdb.DuckDBPyConnection, day: pd.Timestamp, horizon: int) -> tuple[str, pd.DataFrame]:
+    """The model in force on ``day`` (ml.predictions_in_force) and its predictions for the day."""
+    row = (con.execute("select model_id from ml.predictions_in_force where date = ? and horizon = ?",
+                       [day.date(), horizon]).fetchone() if table_exists(con, "ml.predictions_in_force") else None)
+    if row is None:
+        raise ValueError(f"no predictions recorded for {day.date()} (horizon {horizon}): "
+                         f"materialize ml/daily_predictions for that date first")
+    preds = con.execute("""select ticker, yhat, yhat_std, prob_up from ml.preds
+                           where date = ? and horizon = ? and model_id = ?""", [day.date(), horizon, row[0]]).df()
+    return row[0], preds
 
 
 def regime_on(con: duckdb.DuckDBPyConnection, day: pd.Timestamp) -> str:
@@ -107,17 +111,16 @@ def book_returns(con: duckdb.DuckDBPyConnection, day: pd.Timestamp, book: Book, 
     return pd.concat([returns, pd.Series({day: today})])
 
 
-@dg.asset(key=SIGNALS, deps=[LATEST_PREDICTIONS, REGIMES], group_name="trading", kinds={"duckdb"},
-          freshness_policy=DAILY_FRESHNESS)
-def signals(settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
+@dg.asset(key=SIGNALS, deps=[DAILY_PREDICTIONS, REGIMES], group_name="trading", kinds={"duckdb"},
+          partitions_def=MARKET_DATES, freshness_policy=DAILY_FRESHNESS)
+def signals(context: dg.AssetExecutionContext, settings: TradepipeSettings,
+            trading: TradingSettings) -> dg.MaterializeResult:
     """trading.signals for the decision date: the champion's score combined with its confidence
     (yhat_std, prob_up) and the regime, and the signal of the configured method."""
     spec = trading.spec()
     with settings.warehouse(read_only=True) as con:
-        day, model_id = decision_date(con, trading.horizon)
-        preds = con.execute("""select ticker, yhat, yhat_std, prob_up from ml.preds
-                               where kind = 'live' and horizon = ? and model_id = ? and date = ?""",
-                            [trading.horizon, model_id, day.date()]).df()
+        day = market_date(context)
+        model_id, preds = predictions_on(con, day, trading.horizon)
         regime = regime_on(con, day)
     rows = make_signals(preds.assign(date=day), pd.Series({day: regime}), spec).assign(model_id=model_id, horizon=trading.horizon, regime=regime)
     with settings.warehouse() as con:
@@ -133,14 +136,14 @@ def signals(settings: TradepipeSettings, trading: TradingSettings) -> dg.Materia
 
 
 @dg.asset(key=TARGET_WEIGHTS, deps=[SIGNALS, PRICES, INSTRUMENTS], group_name="trading", kinds={"duckdb"},
-          freshness_policy=DAILY_FRESHNESS)
-def target_weights(settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
+          partitions_def=MARKET_DATES, freshness_policy=DAILY_FRESHNESS)
+def target_weights(context: dg.AssetExecutionContext, settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
     """trading.target_weights: top-K names with a dropout buffer against the paper book, weighted
     by the optimizer under the name and sector caps, scaled to the regime's gross exposure.
     trading.portfolios keeps the date's verdict (valid, reasons, exposure, cash)."""
     spec = trading.spec()
     with settings.warehouse(read_only=True) as con:
-        day, _ = decision_date(con, trading.horizon)
+        day = market_date(context)
         sig = con.execute("select ticker, score, signal from trading.signals where date = ?", [day.date()]).df()
         if sig.empty:
             raise ValueError(f"trading.signals has no rows for {day.date()}: materialize trading/signals first")
@@ -178,14 +181,14 @@ def target_weights(settings: TradepipeSettings, trading: TradingSettings) -> dg.
 
 
 @dg.asset(key=TRADES, deps=[TARGET_WEIGHTS, PRICES], group_name="trading", kinds={"duckdb"},
-          freshness_policy=DAILY_FRESHNESS)
-def trades(settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
+          partitions_def=MARKET_DATES, freshness_policy=DAILY_FRESHNESS)
+def trades(context: dg.AssetExecutionContext, settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
     """trading.trades: whole-share orders from the paper book to the target weights, sells first,
     with cost estimates and liquidity flags; every safety rule and the kill switch are evaluated
     (trading.safety_checks) and the gate marks all orders approved, or all blocked with the reasons."""
     spec = trading.spec()
     with settings.warehouse(read_only=True) as con:
-        day, _ = decision_date(con, trading.horizon)
+        day = market_date(context)
         weights = con.execute("select ticker, weight from trading.target_weights where date = ?",
                               [day.date()]).df().set_index("ticker")["weight"]
         verdict = con.execute("select valid, detail from trading.portfolios where date = ?", [day.date()]).fetchone()
@@ -221,12 +224,12 @@ def _unpriced(book: Book, px: pd.DataFrame) -> list[str]:
     return [t for t in book.shares.index if not px["close"].get(t, float("nan")) > 0]
 
 
-@dg.asset(key=TRADE_APPROVAL, deps=[TRADES], group_name="trading", kinds={"duckdb"})
-def trade_approval(settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
+@dg.asset(key=TRADE_APPROVAL, deps=[TRADES], group_name="trading", kinds={"duckdb"}, partitions_def=MARKET_DATES)
+def trade_approval(context: dg.AssetExecutionContext, settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
     """The date's gate decision (trading.trade_approvals): approved only when every safety rule
     passed. Its blocking checks stop the paper book from moving otherwise, with the reason."""
     with settings.warehouse(read_only=True) as con:
-        day, _ = decision_date(con, trading.horizon)
+        day = market_date(context)
         checks = con.execute("select * from trading.safety_checks where date = ?", [day.date()]).df()
         orders = con.execute("select status from trading.trades where date = ?", [day.date()]).df()
     if checks.empty:
@@ -250,7 +253,9 @@ def trade_approval(settings: TradepipeSettings, trading: TradingSettings) -> dg.
 
 def _rule_check(settings: TradepipeSettings, trading: TradingSettings, rules: tuple[str, ...]) -> dg.AssetCheckResult:
     with settings.warehouse(read_only=True) as con:
-        day, _ = decision_date(con, trading.horizon)
+        # the date the gate decided last (the partition just materialized)
+        day = pd.Timestamp(con.execute("select date from trading.trade_approvals order by decided_at desc limit 1")
+                           .fetchone()[0])
         checks = con.execute("select * from trading.safety_checks where date = ?", [day.date()]).df()
     mine = checks[checks["check"].isin(rules)]
     missing = sorted(set(rules) - set(mine["check"]))
@@ -284,14 +289,14 @@ def kill_switch_clear(settings: TradepipeSettings, trading: TradingSettings) -> 
 
 
 @dg.asset(key=POSITIONS, deps=[TRADE_APPROVAL], group_name="trading", kinds={"duckdb"},
-          freshness_policy=DAILY_FRESHNESS)
-def positions(settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
+          partitions_def=MARKET_DATES, freshness_policy=DAILY_FRESHNESS)
+def positions(context: dg.AssetExecutionContext, settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
     """trading.positions and trading.paper_book after the date's approved trades (paper mode:
     filled at the decision close with the estimated costs). Runs only when the gate's blocking
     checks passed."""
     spec = trading.spec()
     with settings.warehouse(read_only=True) as con:
-        day, _ = decision_date(con, trading.horizon)
+        day = market_date(context)
         book, last = book_before(con, day, spec.capital)
         orders = con.execute("select * from trading.trades where date = ?", [day.date()]).df()
         close = prices_on(con, day)["close"]

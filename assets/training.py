@@ -10,6 +10,7 @@ from pydantic import Field
 
 from assets import metadata
 from assets.checks import DAILY_FRESHNESS
+from assets.partitions import MARKET_DATES
 from assets.resources import TradepipeSettings
 from ml import charts, registry, training
 from ml.metrics import daily_ic
@@ -20,7 +21,7 @@ FEATURES = dg.AssetKey(["marts", "fct_features"])
 CV_REPORT = dg.AssetKey(["ml", "cv_report"])
 OOS_PREDICTIONS = dg.AssetKey(["ml", "oos_predictions"])
 CHAMPION_MODEL = dg.AssetKey(["ml", "champion_model"])
-LATEST_PREDICTIONS = dg.AssetKey(["ml", "latest_predictions"])
+DAILY_PREDICTIONS = dg.AssetKey(["ml", "daily_predictions"])
 
 PREDS_DDL = """
 create table if not exists ml.preds (
@@ -171,68 +172,145 @@ def _importance(model: FittedModel) -> pd.Series:
 
 
 class ScoringConfig(dg.Config):
-    """Which horizon's champion scores the latest date."""
+    """Which horizon's models score the market date."""
 
     horizon: int = Field(default=5, description="Label horizon of the champion used.")
 
 
-@dg.asset(key=LATEST_PREDICTIONS, deps=[CHAMPION_MODEL, OOS_PREDICTIONS, FEATURES], group_name="training",
-          kinds={"duckdb"}, freshness_policy=DAILY_FRESHNESS)
-def latest_predictions(config: ScoringConfig, settings: TradepipeSettings) -> dg.MaterializeResult:
-    """The champion's predictions for every in-universe ticker of the latest date, with yhat_std
-    across the champion and its last fold models and prob_up calibrated on OOS history whose
-    labels were known before that date. Re-running replaces the date's rows."""
+IN_FORCE_DDL = """
+create table if not exists ml.predictions_in_force (
+    date date, horizon integer, model_id varchar, source varchar, n_predictions integer, written_at timestamp
+)
+"""
+
+
+def model_in_force(con: duckdb.DuckDBPyConnection, day: pd.Timestamp, horizon: int) -> dict:
+    """The model that scores ``day``: of the champion's walk-forward fold models (in force from
+    their test window's start) and the champion itself (in force from its last training label),
+    the latest one in force on ``day``. So a past date is scored as it would have been then,
+    and the latest dates by the champion. Also returns the ids of up to three earlier models
+    (for yhat_std)."""
+    reg = _load_registry(con)
+    champion = registry.current_champion(reg, horizon)
+    if champion is None:
+        raise ValueError(f"no champion model for horizon {horizon} in ml.model_registry: "
+                         f"materialize ml/champion_model first")
+    folds = con.execute("select fold_model_id as model_id, test_start as in_force_from from ml.cv_folds "
+                        "where model_id = ? order by test_start", [champion["model_id"]]).df()
+    final = pd.DataFrame([{"model_id": champion["model_id"], "in_force_from": champion["as_of"]}])
+    ladder = pd.concat([folds, final], ignore_index=True)
+    ladder["in_force_from"] = pd.to_datetime(ladder["in_force_from"])
+    ladder = ladder.sort_values("in_force_from", kind="stable").reset_index(drop=True)
+    eligible = ladder[ladder["in_force_from"] <= day]
+    if eligible.empty:
+        raise ValueError(f"no model in force on {day.date()}: the first walk-forward model scores from "
+                         f"{ladder['in_force_from'].min().date()}")
+    i = eligible.index[-1]
+    paths = reg.set_index("model_id")["artifact_path"]
+    return {"model_id": ladder.loc[i, "model_id"], "artifact_path": paths[ladder.loc[i, "model_id"]],
+            "is_champion": ladder.loc[i, "model_id"] == champion["model_id"],
+            "champion_id": champion["model_id"],
+            "earlier": [m for m in ladder.loc[max(0, i - 3):i - 1, "model_id"] if m in paths.index][::-1],
+            "paths": paths}
+
+
+@dg.asset(key=DAILY_PREDICTIONS, deps=[CHAMPION_MODEL, OOS_PREDICTIONS, FEATURES], group_name="training",
+          kinds={"duckdb"}, partitions_def=MARKET_DATES, freshness_policy=DAILY_FRESHNESS)
+def daily_predictions(context: dg.AssetExecutionContext, config: ScoringConfig,
+                      settings: TradepipeSettings) -> dg.MaterializeResult:
+    """Predictions for every in-universe ticker of the market date, by the model in force that
+    day (see model_in_force). A date inside the walk-forward history reuses that history's
+    predictions (made by the same model, point in time); a later date is scored, with yhat_std
+    across the model and up to three earlier ones and prob_up calibrated on predictions whose
+    labels were known before the date. ml.predictions_in_force records which model it was."""
+    day = pd.Timestamp(context.partition_key)
     with settings.warehouse(read_only=True) as con:
-        reg = _load_registry(con)
-        champion = registry.current_champion(reg, config.horizon)
-        if champion is None:
-            raise ValueError(f"no champion model for horizon {config.horizon} in ml.model_registry: "
-                             f"materialize ml/champion_model first")
-        latest = con.execute("select * from marts.fct_features where date = (select max(date) from marts.fct_features)").df()
-        fold_ids = [i for (i,) in con.execute(
-            "select fold_model_id from ml.cv_folds where model_id = ? order by fold desc limit 3",
-            [champion["model_id"]]).fetchall()]
+        features = con.execute("select * from marts.fct_features where date = ?", [day.date()]).df()
+        if features.empty:
+            raise ValueError(no_data_message(con, day))
+        chosen = model_in_force(con, day, config.horizon)
+        replayed = con.execute("select count(*) from ml.preds where kind = 'oos' and date = ? and horizon = ? "
+                               "and model_id = ?", [day.date(), config.horizon, chosen["model_id"]]).fetchone()[0]
         history = con.execute("""
             select p.date, p.yhat, l.fwd_return, l.label_end_date
             from ml.preds p join marts.fct_labels l using (ticker, date, horizon)
             where p.kind = 'oos' and p.horizon = ? and p.model_id in (
                 select fold_model_id from ml.cv_folds where model_id = ?)
-        """, [config.horizon, champion["model_id"]]).df()
-    if latest.empty:
-        raise ValueError("marts.fct_features has no rows: nothing to score (materialize the dbt models first)")
-    model = FittedModel.load(champion["artifact_path"])
-    paths = reg.set_index("model_id")["artifact_path"]
-    history_models = [FittedModel.load(paths[i]) for i in fold_ids if i in paths.index]
-    scored_date = pd.Timestamp(latest["date"].iloc[0])
-    calibrator = training.fit_prob_up_calibrator(history, as_of=scored_date)
-    preds = training.score_latest(model, latest, history_models, calibrator)
+        """, [config.horizon, chosen["champion_id"]]).df()
+    if replayed:
+        source, n = "walk_forward", int(replayed)
+        top = pd.DataFrame()
+    else:
+        model = FittedModel.load(chosen["artifact_path"])
+        earlier = [FittedModel.load(chosen["paths"][i]) for i in chosen["earlier"]]
+        try:
+            calibrator = training.fit_prob_up_calibrator(history, as_of=day)
+        except ValueError as exc:  # too little matured history: prob_up is left NaN, said in the log
+            context.log.warning(f"prob_up not calibrated for {day.date()}: {exc}")
+            calibrator = None
+        preds = training.score_latest(model, features, earlier, calibrator)
+        source, n = "scored", len(preds)
+        top = preds.nlargest(10, "yhat")[["ticker", "yhat", "yhat_std", "prob_up"]].set_index("ticker")
+    record = pd.DataFrame([{"date": day.date(), "horizon": config.horizon, "model_id": chosen["model_id"],
+                            "source": source, "n_predictions": n,
+                            "written_at": pd.Timestamp.now(tz="UTC").tz_localize(None)}])
     with settings.warehouse() as con:
         con.execute("begin transaction")
-        _write_preds(con, preds, kind="live")
+        con.execute("create schema if not exists ml")
+        if source == "scored":
+            _write_preds(con, preds, kind="live")
+        con.execute(IN_FORCE_DDL)
+        con.execute("delete from ml.predictions_in_force where date = ? and horizon = ?", [day.date(), config.horizon])
+        con.register("in_force_row", record)
+        con.execute("insert into ml.predictions_in_force by name select * from in_force_row")
         con.execute("commit")
     return dg.MaterializeResult(metadata={
-        "date": str(scored_date.date()), "model_id": champion["model_id"], "dagster/row_count": len(preds),
-        "eligible_tickers": int(latest["in_universe"].sum()),
-        "top_10": metadata.table(preds.nlargest(10, "yhat")[["ticker", "yhat", "yhat_std", "prob_up"]].set_index("ticker")),
+        "date": str(day.date()), "model_id": chosen["model_id"], "champion": bool(chosen["is_champion"]),
+        "source": source, "dagster/row_count": n,
+        "eligible_tickers": int(features["in_universe"].sum()),
+        "top_10": metadata.table(top) if len(top) else "replayed from the walk-forward history",
     })
 
 
-@dg.asset_check(asset=LATEST_PREDICTIONS, blocking=True, description="No NaN or infinite yhat in ml.preds.")
+def no_data_message(con: duckdb.DuckDBPyConnection, day: pd.Timestamp) -> str:
+    """Why a market date has no features: not a session, or no data (yet) for it."""
+    from ml.market_calendar import is_session
+
+    first, last = con.execute("select min(date), max(date) from marts.fct_features").fetchone()
+    if not is_session(day):
+        return f"{day.date()} is not an NYSE session (weekend or holiday): nothing to score or trade"
+    return (f"no features for {day.date()} in marts.fct_features (data covers {first} .. {last}): "
+            f"ingest the day's prices and build the dbt models first")
+
+
+@dg.asset_check(asset=DAILY_PREDICTIONS, blocking=True, description="No NaN or infinite yhat in ml.preds.")
 def predictions_finite(settings: TradepipeSettings) -> dg.AssetCheckResult:
     with settings.warehouse(read_only=True) as con:
         bad = con.execute("select count(*) from ml.preds where yhat is null or not isfinite(yhat)").fetchone()[0]
     return dg.AssetCheckResult(passed=bad == 0, metadata={"non_finite_yhat": bad})
 
 
-@dg.asset_check(asset=LATEST_PREDICTIONS, blocking=True, description="Every in-universe ticker of the latest date has a live prediction.")
-def latest_date_fully_scored(settings: TradepipeSettings) -> dg.AssetCheckResult:
+@dg.asset_check(asset=DAILY_PREDICTIONS, blocking=True,
+                description="Every in-universe ticker of the date last scored has a prediction from the model in force.")
+def every_universe_ticker_scored(settings: TradepipeSettings) -> dg.AssetCheckResult:
     with settings.warehouse(read_only=True) as con:
+        latest = con.execute("select date, horizon, model_id, source from ml.predictions_in_force "
+                             "order by written_at desc limit 1").fetchone()
+        if latest is None:
+            return dg.AssetCheckResult(passed=False, description="ml.predictions_in_force is empty")
+        source = latest[3]
+        latest = latest[:3]
         missing = con.execute("""
             select list(f.ticker order by f.ticker) from marts.fct_features f
-            where f.date = (select max(date) from marts.fct_features) and f.in_universe
-              and not exists (select 1 from ml.preds p where p.kind = 'live' and p.ticker = f.ticker and p.date = f.date)
-        """).fetchone()[0] or []
-    return dg.AssetCheckResult(passed=not missing, metadata={"unscored": len(missing), "examples": dg.MetadataValue.json(missing[:10])})
+            where f.date = ? and f.in_universe and not exists (
+                select 1 from ml.preds p where p.ticker = f.ticker and p.date = f.date
+                  and p.horizon = ? and p.model_id = ?)
+        """, list(latest)).fetchone()[0] or []
+    # A replayed date holds the walk-forward history's predictions, made for the names that had
+    # a label; the rest (no label, e.g. a quarantined bar ahead) were never predicted.
+    return dg.AssetCheckResult(passed=not missing or source == "walk_forward", metadata={
+        "date": str(latest[0]), "model_id": latest[2], "source": source, "unscored": len(missing),
+        "examples": dg.MetadataValue.json(missing[:10])})
 
 
 @dg.asset_check(asset=CV_REPORT, description="In every fold the training dates and every training label end before the test window starts.")

@@ -13,6 +13,7 @@ from assets.definitions import defs
 from assets.resources import SAMPLE_DIR, TradepipeSettings, TradingSettings
 
 PIPELINE = [*defs.assets, *defs.asset_checks]
+SAMPLE_LAST_DATE = "2017-11-10"  # the bundled sample's last market date: the partition the tests trade
 
 
 def materialize_pipeline(
@@ -25,12 +26,17 @@ def materialize_pipeline(
     selection: dg.AssetSelection | None = None,
     trading: TradingSettings | None = None,
     settings_overrides: dict | None = None,
+    partition_key: str = SAMPLE_LAST_DATE,
 ) -> dg.ExecuteInProcessResult:
     """Materialize every asset (and run every check) into ``home``/warehouse.duckdb."""
     settings = TradepipeSettings(home=str(home), prices=str(prices), macro=str(macro), sectors=str(sectors),
                                  **(settings_overrides or {}))
+    graph = defs.resolve_asset_graph()
+    keys = (selection or dg.AssetSelection.all()).resolve(graph)
+    partitioned = any(graph.get(k).partitions_def is not None for k in keys)
     return dg.materialize(
         PIPELINE,
+        partition_key=partition_key if partitioned else None,
         resources={"settings": settings, "trading": trading or TradingSettings(),
                    "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
         run_config=run_config,
@@ -40,7 +46,8 @@ def materialize_pipeline(
 
 
 # Everything but trading, monitoring and reports: for inputs too small a universe to trade.
-UP_TO_PREDICTIONS = dg.AssetSelection.all() - dg.AssetSelection.groups("trading", "monitoring", "reports")
+UP_TO_PREDICTIONS = (dg.AssetSelection.all() - dg.AssetSelection.groups("trading", "monitoring", "reports", "publish")
+                     - dg.AssetSelection.assets(["ml", "daily_predictions"]))
 
 # Ingest and dbt only: for inputs too short for the regime model's two years of warm-up.
 WAREHOUSE_ONLY = dg.AssetSelection.groups("ingest", "staging", "intermediate", "marts")

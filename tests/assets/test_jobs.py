@@ -13,8 +13,9 @@ NY = ZoneInfo("America/New_York")
 
 
 def _tick(schedule, day: str, hour: int, minute: int):
-    context = dg.build_schedule_context(scheduled_execution_time=datetime.fromisoformat(day).replace(
-        hour=hour, minute=minute, tzinfo=NY))
+    context = dg.build_schedule_context(
+        repository_def=defs.get_repository_def(),
+        scheduled_execution_time=datetime.fromisoformat(day).replace(hour=hour, minute=minute, tzinfo=NY))
     return list(schedule.evaluate_tick(context).run_requests or [])
 
 
@@ -32,6 +33,7 @@ def test_daily_schedule_runs_on_nyse_sessions_only(day, runs):
     if runs:
         assert requests[0].run_key == f"daily-{day}"
         assert requests[0].tags["market_date"] == day
+        assert requests[0].partition_key == day
 
 
 @pytest.mark.parametrize(("day", "runs"), [
@@ -50,5 +52,5 @@ def test_definitions_have_the_jobs_and_stopped_schedules():
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
         assert schedule.execution_timezone == "America/New_York"
     daily = {tuple(k.path) for k in defs.resolve_job_def("daily_job").asset_layer.selected_asset_keys}
-    assert ("ml", "latest_predictions") in daily and ("trading", "positions") in daily
+    assert ("ml", "daily_predictions") in daily and ("trading", "positions") in daily
     assert ("ml", "champion_model") not in daily and ("trading", "backtest") not in daily

@@ -79,7 +79,10 @@ def builds(tmp_path_factory):
             truncate(paths)
         # Up to predictions and regimes: a 12-ticker slice is too small a universe to trade
         # (the backtest's own rule-7 test is in tests/ml/test_backtest.py).
-        materialize_pipeline(home, **paths, run_config=TRAINING, selection=UP_TO_PREDICTIONS)
+        # The perturbation quarantines many of the last bars on purpose: the coverage gate, which
+        # would stop trading, is opened (there is no trading here).
+        materialize_pipeline(home, **paths, run_config=TRAINING, selection=UP_TO_PREDICTIONS,
+                             settings_overrides={"min_coverage": 0.0, "max_quarantined_share": 1.0})
         results[variant] = snapshot(home)
     return results
 

@@ -101,3 +101,25 @@ def test_a_blocked_day_keeps_the_book_and_still_writes_the_report(home_copy):
     assert set(trades.status) == {"blocked"} and trades.reason.str.contains("max_trades").all()
     html = (home_copy / "reports" / str(day)[:10] / "report.html").read_text()
     assert "TRADES BLOCKED" in html
+
+
+def test_a_backfill_of_past_dates_trades_like_the_backtest(home_copy):
+    """Replaying three past market dates (models and data as of each date) gives the backtest's
+    weights for those dates. Dropout allows a full replacement here, so the selection does not
+    depend on the book each path started from."""
+    trading = TradingSettings(max_replace=20)
+    materialize_pipeline(home_copy, selection=dg.AssetSelection.assets(["trading", "backtest"]), trading=trading)
+    dates = ["2016-03-01", "2016-03-02", "2016-03-03"]
+    daily = DAILY - dg.AssetSelection.assets(["reports", "daily_report"])
+    for day in dates:
+        materialize_pipeline(home_copy, selection=daily | dg.AssetSelection.assets(["ml", "daily_predictions"]),
+                             trading=trading, partition_key=day)
+    in_force = query(home_copy, "select date, source from ml.predictions_in_force where date < '2017-01-01'")
+    assert set(in_force.source) == {"walk_forward"} and len(in_force) == 3
+    for day in dates:
+        replayed = query(home_copy, f"select ticker, weight from trading.target_weights where date = '{day}' "
+                                    f"order by ticker")
+        backtest = query(home_copy, f"select ticker, weight from trading.backtest_weights where date = '{day}' "
+                                    f"order by ticker")
+        assert len(replayed) >= 10
+        pd.testing.assert_frame_equal(replayed, backtest, obj=day)

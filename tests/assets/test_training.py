@@ -53,7 +53,7 @@ def _materialize(home, selection, run_config=None):
 
 def test_rescoring_a_date_replaces_its_rows(sample_home):
     before = query(sample_home, "select * from ml.preds where kind = 'live' order by ticker")
-    _materialize(sample_home, [["ml", "latest_predictions"]])
+    _materialize(sample_home, [["ml", "daily_predictions"]])
     after = query(sample_home, "select * from ml.preds where kind = 'live' order by ticker")
     pd.testing.assert_frame_equal(before.drop(columns="created_at"), after.drop(columns="created_at"))
 

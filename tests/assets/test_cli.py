@@ -1,0 +1,178 @@
+"""The `tradepipe` command line on the bundled sample: status, models, retrain, report, and a
+clear message (exit code 1, no traceback) when the warehouse or a table is missing."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from assets import cli
+from ml import registry
+from tests.helpers import query
+
+LATEST = "2017-11-10"  # the last market date of the bundled sample
+
+
+@pytest.fixture
+def home(sample_home, monkeypatch, tmp_path) -> Path:
+    """TRADEPIPE_HOME at the materialized sample; no Dagster instance (its runs were ephemeral)."""
+    monkeypatch.setenv("TRADEPIPE_HOME", str(sample_home))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "no_dagster"))
+    return sample_home.resolve()
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def champion_row(home: Path, horizon: int = 5) -> dict:
+    reg = query(home, "select * from ml.model_registry")
+    champion = registry.current_champion(reg, horizon)
+    assert champion is not None, "the sample pipeline trains a champion for horizon 5"
+    return champion
+
+
+def test_models_shows_the_champion_and_its_cv_metrics(home, capsys):
+    champion = champion_row(home)
+    code, out, err = run(capsys, "models")
+    assert code == 0 and err == ""
+    line = next(line for line in out.splitlines() if champion["model_id"] in line)
+    metrics = json.loads(champion["cv_metrics"])
+    assert line.split()[:3] == [champion["model_id"], champion["model_type"], "5"]
+    assert "champion" in line.split()
+    assert str(champion["train_start"])[:10] in line and str(champion["train_end"])[:10] in line
+    assert f"{metrics['rank_ic']:+.4f}" in line and f"{metrics['rank_icir']:+.4f}" in line
+    assert f"{metrics['ic']:+.4f}" in line
+    assert f"reason: {champion['reason']}" in out
+
+
+def test_models_never_lists_fold_models(home, capsys):
+    folds = query(home, "select model_id from ml.model_registry where status = 'fold'").model_id
+    shown = query(home, "select model_id from ml.model_registry where status <> 'fold'").model_id
+    assert len(folds) > 0
+    for argv in (["models"], ["models", "--all"]):
+        code, out, _ = run(capsys, *argv)
+        assert code == 0
+        assert not any(m in out for m in folds)
+        assert all(m in out for m in shown)
+
+
+def test_retrain_is_not_due_right_after_training(home, capsys):
+    champion = champion_row(home)
+    ends = query(home, "select label_end_date from marts.fct_training_panel where horizon = 5").label_end_date
+    assert registry.retrain_due(champion, ends, min_new_rows=1) == (
+        False, f"0 new labelled rows after {LATEST} (need 1)")
+    code, out, err = run(capsys, "retrain")
+    assert code == 0 and err == ""
+    assert f"horizon 5: champion {champion['model_id']}" in out
+    assert f"not due: 0 new labelled rows after {LATEST} (need 1)" in out
+    assert ("dagster asset materialize -m assets.definitions "
+            "--select 'ml/cv_report ml/oos_predictions ml/champion_model'") in out
+    assert '"force": true' in out  # a run would skip training: say how to force it
+
+
+def test_retrain_is_due_for_a_horizon_without_champion(home, capsys):
+    assert query(home, "select count(*) as n from ml.model_registry "
+                       "where horizon = 20 and status = 'champion'").n[0] == 0
+    code, out, _ = run(capsys, "retrain", "--horizon", "20")
+    assert code == 0
+    assert "due: no champion yet" in out and "not due" not in out
+    assert '{"ops": {"model_training": {"config": {"horizon": 20}}}}' in out
+
+
+def test_retrain_names_the_horizons_there_are(home, capsys):
+    code, out, err = run(capsys, "retrain", "--horizon", "7")
+    assert code == 1 and out == ""
+    assert "no rows for horizon 7 in marts.fct_training_panel (horizons there: 1, 5, 20)" in err
+
+
+def test_report_shows_the_folder_of_the_latest_date(home, capsys):
+    folder = home / "reports" / LATEST
+    code, out, err = run(capsys, "report")
+    assert code == 0 and err == ""
+    assert f"report for {LATEST}: {folder}" in out
+    size = (folder / "report.html").stat().st_size
+    assert any(line.split() == ["report.html", f"{size:,}"] for line in out.splitlines())
+    assert "trades.csv" in out
+
+
+def test_report_for_a_missing_date_lists_the_dates_there_are(home, capsys):
+    code, out, err = run(capsys, "report", "--date", "1999-01-01")
+    assert code == 1 and out == ""
+    assert "no report for 1999-01-01" in err
+    assert f"reports exist for: {LATEST}" in err
+
+
+def test_status_without_a_dagster_instance_shows_the_data(home, capsys):
+    approval = query(home, "select * from trading.trade_approvals order by date desc limit 1").iloc[0]
+    equity = query(home, "select equity from trading.paper_book order by date desc limit 1").equity[0]
+    regime = query(home, "select regime from ml.regimes order by date desc limit 1").regime[0]
+    code, out, err = run(capsys, "status")
+    assert code == 0 and err == ""
+    assert "dagster runs: no runs recorded" in out
+    assert f"latest market date   {LATEST}" in out
+    assert bool(approval.approved)  # the sample's latest day passes the gate
+    assert (f"latest trading date  {LATEST}  approved "
+            f"({approval.approved_orders} of {approval.orders} orders)") in out
+    assert f"regime               {regime} on {LATEST}" in out
+    assert f"equity {equity:,.2f} on {LATEST}" in out
+
+
+def test_status_lists_the_last_runs_of_the_instance(home, capsys, tmp_path, monkeypatch):
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+
+    @dg.asset
+    def fine() -> None:
+        pass
+
+    @dg.asset
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        ok = dg.materialize([fine], instance=instance).run_id
+        failed = dg.materialize([broken], instance=instance, raise_on_error=False).run_id
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    code, out, _ = run(capsys, "status")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == f"dagster runs (last 2, instance {dagster_home.resolve()}):"
+    assert lines[1].split()[:3] == ["run", "job", "status"]
+    assert lines[2].split()[:3] == [failed[:8], "__ephemeral_asset_job__", "FAILURE"]  # newest first
+    assert lines[3].split()[:3] == [ok[:8], "__ephemeral_asset_job__", "SUCCESS"]
+    assert f"latest market date   {LATEST}" in out
+
+
+@pytest.mark.parametrize("command", ["summary", "status", "models", "retrain", "report"])
+def test_a_missing_warehouse_is_named(command, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRADEPIPE_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    code, _, err = run(capsys, command)
+    assert code == 1
+    assert f"no warehouse at {tmp_path.resolve() / 'warehouse.duckdb'}" in err
+    assert "run `make demo`" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("command", "table", "asset"), [
+    ("status", "trading.trade_approvals", "trading/trade_approval"),
+    ("models", "ml.model_registry", "ml/champion_model"),
+    ("retrain", "marts.fct_training_panel", "marts/fct_training_panel"),
+    ("report", "trading.trades", "trading/trades"),
+])
+def test_a_missing_table_is_named(command, table, asset, capsys, tmp_path, monkeypatch):
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute(f"create table marts.fct_features as select date '{LATEST}' as date")
+    monkeypatch.setenv("TRADEPIPE_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    code, _, err = run(capsys, command)
+    assert code == 1
+    assert table in err and f"materialize {asset}" in err
+    assert str(tmp_path.resolve() / "warehouse.duckdb") in err
