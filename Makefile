@@ -14,7 +14,7 @@ export DO_NOT_TRACK := 1
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.md' \) -print)
 
-.PHONY: setup demo test ui bench clean
+.PHONY: browser setup demo test ui bench clean
 
 setup: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 
@@ -33,7 +33,7 @@ $(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
 
 $(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
-	@printf 'telemetry:\n  enabled: false\n' > $@
+	@printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $@
 
 # The market date the demo trades: the bundled sample's last day (set DEMO_DATE for other data).
 DEMO_DATE ?= 2017-11-10
@@ -42,7 +42,17 @@ demo: setup
 	$(BIN)/dagster asset materialize -m assets.definitions --select '*' --partition $(DEMO_DATE)
 	$(BIN)/tradepipe summary
 
-test: setup
+# The browser test drives Debian's Chromium: installed here when missing and possible (root and
+# apt-get); otherwise that one test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+	    { apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; }; } && \
+	  echo "installed chromium for the browser test"; } || \
+	echo "chromium is not installed and could not be (needs root and apt-get): the browser test will be skipped"
+
+test: setup browser
 	$(BIN)/pytest
 
 ui: setup
