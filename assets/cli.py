@@ -84,7 +84,9 @@ def _summary(con: duckdb.DuckDBPyConnection, warehouse: Path) -> int:
                                       [row[0]]).fetchall())
             print(f"trades on {row[0]}: {status or 'none'}")
             print(f"report:    {_home() / 'reports' / str(row[0])[:10] / 'report.html'}")
-    print(f"query it:  duckdb -readonly {warehouse}  (or python: duckdb.connect(path, read_only=True))")
+    published = warehouse.with_name("analytics.duckdb")
+    target = published if published.exists() else warehouse
+    print(f"query it:  duckdb -readonly {target}  (or python: duckdb.connect(path, read_only=True))")
     return 0
 
 
