@@ -20,6 +20,7 @@ from assets.jobs import JOBS, SCHEDULES
 from assets.monitoring import monitoring
 from assets.publish import analytics_db
 from assets.reports import daily_report
+from assets.sensors import new_prices_sensor
 from assets.resources import TradingSettings, settings_from_environment
 from assets.trading import (
     kill_switch_clear,
@@ -62,6 +63,7 @@ defs = dg.Definitions(
     ],
     jobs=JOBS,
     schedules=SCHEDULES,
+    sensors=[new_prices_sensor],
     resources={
         "settings": settings_from_environment(),
         "trading": TradingSettings(),

@@ -317,3 +317,19 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, select: str) -> None:
     except Exception:
         con.execute("rollback")
         raise
+
+
+def latest_date(files: list[Path]) -> str:
+    """The newest ``date`` (ISO) in the given data files, parsed as the ingest parses it; used to
+    decide which market date newly landed files are for."""
+    with duckdb.connect() as con:
+        found = []
+        for file in files:
+            relation, columns = _relation(con, file)
+            if "date" not in columns:
+                raise InputError(f"{file}: no date column")
+            found.append(con.execute(f"select max({_date_expr('date')}) from ({relation})").fetchone()[0])
+    dates = [d for d in found if d is not None]
+    if not dates:
+        raise InputError(f"no parseable date in {[str(f) for f in files]}")
+    return str(max(dates))
