@@ -480,7 +480,7 @@ def _money(value: object) -> str:
 def _pct(value: object) -> str:
     """A fraction as a percentage (0.05 -> 5.00%); anything else as :func:`_fmt`."""
     if _is_number(value) and math.isfinite(value):  # type: ignore[arg-type]
-        return f"{value:.2%}"
+        return f"{value + 0.0:.2%}" if abs(value) >= 5e-5 else "0.00%"  # no "-0.00%" from rounding noise
     return _fmt(value)
 
 
