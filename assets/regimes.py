@@ -61,12 +61,15 @@ def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, sett
     features = _usable_features(raw, context, span=config.min_train_days + 260)
     risk_feature = config.risk_feature if config.risk_feature in features else "vix"
     prepared = prepare_regime_features(raw.set_index("date"), features, max_ffill=config.max_ffill_days)
-    history, models = walk_forward_regimes(
-        prepared, refit=config.refit, min_train_days=config.min_train_days, return_models=True,
-        n_states=config.n_states, features=features, risk_feature=risk_feature, random_state=config.seed,
-    )
     folder = settings.home_path / "models" / "regime"
     folder.mkdir(parents=True, exist_ok=True)
+    # Saved models whose parameters and training rows are unchanged are loaded, not refitted:
+    # a daily run fits only when a new quarter starts (results are identical either way).
+    history, models = walk_forward_regimes(
+        prepared, refit=config.refit, min_train_days=config.min_train_days, return_models=True,
+        model_dir=folder, n_states=config.n_states, features=features, risk_feature=risk_feature,
+        random_state=config.seed,
+    )
     first_use = history.groupby("model_id", sort=False)["date"].min()
     rows = []
     for model_id, detector in models.items():

@@ -35,6 +35,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -622,6 +623,17 @@ class RegimeDetector(BaseEstimator):
             "random_state": int(self.random_state),
         }
 
+    def training_id(self, X: pd.DataFrame) -> str:
+        """The ``model_id`` that :meth:`fit` on ``X`` would give, without fitting: the same
+        content hash of the config and the training rows. Lets a caller reuse a saved model
+        fitted on exactly these rows with these parameters."""
+        self._validate_params()
+        features = self._feature_list()
+        self._resolve_risk_feature(features)
+        _check_date_index(X, "X")
+        _check_columns(X, features, "X")
+        return self._content_hash(X.index, _as_float_matrix(X, features))
+
     @property
     def model_id(self) -> str:
         """Content hash (16 hex chars of sha256) of the config and the training rows.
@@ -1097,15 +1109,22 @@ WALK_FORWARD_DETECTOR_DEFAULTS: Mapping[str, Any] = MappingProxyType({"n_restart
 
 
 def _fit_and_filter(
-    data: pd.DataFrame, start: int, stop: int, params: dict[str, Any]
+    data: pd.DataFrame, start: int, stop: int, params: dict[str, Any],
+    model_dir: Path | None = None,
 ) -> tuple[RegimeDetector, np.ndarray]:
     """Fit on rows ``[0, start)``; filtered probabilities for rows ``[start, stop)``.
 
     The forward pass runs from row 0 to row ``stop - 1``, so the value for row ``t``
-    uses rows ``<= t`` only.
+    uses rows ``<= t`` only. With ``model_dir``, a model saved there under the id this fit
+    would have (same parameters, same training rows) is loaded instead of refitted.
     """
     with _single_threaded():
-        detector = RegimeDetector(**params).fit(data.iloc[:start])
+        train = data.iloc[:start]
+        saved = model_dir / f"{RegimeDetector(**params).training_id(train)}.npz" if model_dir else None
+        if saved is not None and saved.exists():
+            detector = RegimeDetector.load(saved)
+        else:
+            detector = RegimeDetector(**params).fit(train)
         log_filtered = detector._log_filtered(data.iloc[:stop])
     return detector, np.exp(log_filtered[start:])
 
@@ -1118,6 +1137,7 @@ def walk_forward_regimes(
     *,
     n_jobs: int = 1,
     return_models: bool = False,
+    model_dir: str | os.PathLike[str] | None = None,
     **detector_kwargs: Any,
 ) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, RegimeDetector]]:
     """Point-in-time regime history with expanding-window refits.
@@ -1149,6 +1169,10 @@ def walk_forward_regimes(
         Processes for the refits (joblib); results are identical for any value.
     return_models : bool, default=False
         Also return the fitted detectors, keyed by ``model_id``.
+    model_dir : path, optional
+        Folder of saved detectors (``<model_id>.npz``, :meth:`RegimeDetector.save`). A refit
+        whose parameters and training rows match a saved model's id loads it instead of
+        fitting: a daily run then fits only a new quarter's model. Results are identical.
     **detector_kwargs
         :class:`RegimeDetector` parameters, used for every refit, on top of
         :data:`WALK_FORWARD_DETECTOR_DEFAULTS` (``n_restarts=2`` unless given).
@@ -1215,13 +1239,14 @@ def walk_forward_regimes(
     # A refit date with no trading date before the next one governs nothing: skip it.
     windows = [(int(a), int(b)) for a, b in zip(starts, stops, strict=True) if b > a]
 
+    folder = Path(model_dir) if model_dir is not None else None
     # The outer limit makes the per-fit limits nest cleanly if joblib runs threads.
     with _single_threaded():
         if n_jobs == 1:
-            fitted = [_fit_and_filter(data, a, b, params) for a, b in windows]
+            fitted = [_fit_and_filter(data, a, b, params, folder) for a, b in windows]
         else:
             fitted = Parallel(n_jobs=n_jobs)(
-                delayed(_fit_and_filter)(data, a, b, params) for a, b in windows
+                delayed(_fit_and_filter)(data, a, b, params, folder) for a, b in windows
             )
 
     labels = regime_labels(int(proto.n_states))

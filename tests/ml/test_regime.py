@@ -17,6 +17,7 @@ from sklearn.exceptions import NotFittedError
 from ml.regime import (
     DEFAULT_FEATURES,
     FORMAT_VERSION,
+    WALK_FORWARD_DETECTOR_DEFAULTS,
     RegimeDetector,
     _forward_filter,
     prepare_regime_features,
@@ -536,6 +537,28 @@ def test_walk_forward_is_the_same_in_parallel(wf_data: pd.DataFrame, wf_history)
     pd.testing.assert_frame_equal(history, expected, check_exact=True)
     assert set(models) == set(expected["model_id"])
     assert all(model.model_id == key for key, model in models.items())
+
+
+def test_walk_forward_reuses_saved_models_with_identical_results(wf_data, wf_history, tmp_path,
+                                                                 monkeypatch) -> None:
+    # Save the models of a prefix run, then run on the whole data with them: the prefix's
+    # refits load (no fit), later ones fit, and the history equals the run without a cache.
+    prefix = wf_data.iloc[:700]
+    _, models = walk_forward_regimes(prefix, min_train_days=WF_MIN_TRAIN, return_models=True, **WF_KWARGS)
+    for model_id, model in models.items():
+        model.save(tmp_path / f"{model_id}.npz")
+    fits = []
+    original_fit = RegimeDetector.fit
+    monkeypatch.setattr(RegimeDetector, "fit", lambda self, X, y=None: fits.append(len(X)) or original_fit(self, X))
+    history = walk_forward_regimes(wf_data, min_train_days=WF_MIN_TRAIN, model_dir=tmp_path, **WF_KWARGS)
+    pd.testing.assert_frame_equal(history, wf_history, check_exact=True)
+    assert len(fits) == wf_history["model_id"].nunique() - len(models)
+
+
+def test_training_id_is_the_fitted_model_id(wf_data: pd.DataFrame) -> None:
+    train = wf_data.iloc[:WF_MIN_TRAIN]
+    params = dict(WALK_FORWARD_DETECTOR_DEFAULTS) | WF_KWARGS
+    assert RegimeDetector(**params).training_id(train) == RegimeDetector(**params).fit(train).model_id
 
 
 def test_walk_forward_drops_leading_warm_up_rows(wf_data: pd.DataFrame) -> None:
