@@ -284,6 +284,26 @@ def run_case(case: str, work: Path, project: Path, repeat: int) -> CaseResult:
                 result.stages.append(stage(case, name, run, rows, ok=False, note="failed"))
                 print(tail(run.log), flush=True)
             report(result.stages[-1])
+        # The Dagster pipeline in-process: everything once, then the daily job (no retraining).
+        out_json = work / "daily.json"
+        run = run_child([PYTHON, "-m", "bench.daily", str(work / "home"), str(paths["prices"]),
+                         str(paths["macro"]), str(paths["sectors"]), str(out_json)], work / "daily.log")
+        if run.returncode == 0:
+            f = json.loads(out_json.read_text())
+            result.models["daily"] = f
+            for name in ("full", "daily_job"):
+                top = ", ".join(f"{k} {v:.1f}s" for k, v in list(f[name]["steps"].items())[:6])
+                note = f"{f[name]['seconds']:.1f}s in-process, success={f[name]['success']}; {top}"
+                label = ("Dagster: every asset (training included)" if name == "full"
+                         else f"Dagster: daily_job for {f['market_date']} (no retraining)")
+                seconds = f[name]["seconds"]  # in-process time of that job; peak RSS is the child's
+                result.stages.append(Stage(case, label, seconds, run.peak_rss_mb, rows, rows / seconds,
+                                           ok=f[name]["success"], note=note))
+                report(result.stages[-1])
+        else:
+            result.models["daily"] = {"error": tail(run.log)}
+            result.stages.append(stage(case, "Dagster pipeline", run, rows, ok=False, note="failed"))
+            print(tail(run.log), flush=True)
 
     out = work / "pandas_vs_sql.json"
     cmp = run_child([PYTHON, "-m", "bench.pandas_reference", str(warehouse), str(out),
