@@ -16,12 +16,31 @@ from assets.resources import TradepipeSettings, TradingSettings
 from assets.partitions import MARKET_DATES
 from assets.trading import SIGNALS, TARGET_WEIGHTS, TRADES, market_date, predictions_on
 from ml.backtest import STRATEGY
-from ml.performance import drawdown
+from ml.performance import drawdown, performance_summary
 from ml.report import ReportData, report_folder, write_report
 from ml.safety import CheckResult
 
 CURRENT_REGIME = dg.AssetKey(["ml", "current_regime"])
 DAILY_REPORT = dg.AssetKey(["reports", "daily_report"])
+
+
+def history_as_of(con, day: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Backtest rows, their metrics and the regime history as known at the close of ``day``:
+    only backtest returns whose period ended by then (return_end_date <= day) and regimes up to
+    it, so the report of a past (backfilled) date shows nothing from after it. The stored metrics
+    are used when every row is known; otherwise they are recomputed from the known rows."""
+    d = day.date()
+    daily = con.execute("""select date, strategy, gross_return, net_return, turnover, equity from trading.backtest_daily
+                           where return_end_date <= ? order by date""", [d]).df()
+    later = con.execute("select count(*) from trading.backtest_daily where return_end_date > ?", [d]).fetchone()[0]
+    if later == 0:
+        summary = con.execute("select * from trading.backtest_summary").df()
+    else:
+        summary = pd.DataFrame([{"strategy": name, **performance_summary(
+            f.set_index("date")["net_return"], gross_returns=f.set_index("date")["gross_return"],
+            turnover=f.set_index("date")["turnover"])} for name, f in daily.groupby("strategy", sort=False)])
+    regimes = con.execute("select date, regime from ml.regimes where date <= ? order by date", [d]).df()
+    return daily, summary, regimes
 
 
 @dg.asset(key=DAILY_REPORT, deps=[SIGNALS, TARGET_WEIGHTS, TRADES, BACKTEST, MONITORING, CURRENT_REGIME],
@@ -35,9 +54,7 @@ def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         day = market_date(context)
         model_id, _ = predictions_on(con, day, trading.horizon)
         d = day.date()
-        daily = con.execute("select date, strategy, net_return, equity from trading.backtest_daily").df()
-        summary = con.execute("select * from trading.backtest_summary").df()
-        regimes = con.execute("select date, regime from ml.regimes order by date").df()
+        daily, summary, regimes = history_as_of(con, day)
         today = con.execute("select * from ml.regimes where date = ?", [d]).df()
         ic = con.execute("select date, rank_ic, rolling_rank_ic from ml.monitoring_ic where as_of = ?", [d]).df()
         weights = con.execute("select * from trading.target_weights where date = ?", [d]).df()

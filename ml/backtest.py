@@ -13,7 +13,8 @@ Rows of ``trading.backtest_daily`` are keyed by the decision date (the date of t
 signals and weights they come from), one per strategy: ``model`` (the pipeline), and two
 benchmarks with no costs -- ``equal_weight_universe`` (every name with a prediction that day,
 equal weights, open to open) and ``gspc`` (the ^GSPC index, close of ``e`` to close of ``e2``:
-the index has no open in the macro file).
+the index has no open in the macro file). A benchmark day without prices (no name priced on
+both opens; a date before the index's first value) counts as a zero return.
 
 Simulation-only rule: a held name without a price for more than ``max_price_age_days`` trading
 days (a delisting, a long halt) is written off at its last price minus costs, with a note; the

@@ -134,3 +134,19 @@ def test_a_backfill_of_past_dates_trades_like_the_backtest(home_copy):
         expected = backtest[backtest["date"] == pd.Timestamp(day)][["ticker", "weight"]].reset_index(drop=True)
         assert len(replayed) >= 10
         pd.testing.assert_frame_equal(replayed, expected, obj=day, check_dtype=False)
+
+
+def test_a_past_report_shows_nothing_after_its_date(sample_home):
+    from assets.reports import history_as_of
+
+    day = pd.Timestamp("2016-03-01")
+    with duckdb.connect(str(sample_home / "warehouse.duckdb"), read_only=True) as con:
+        daily, summary, regimes = history_as_of(con, day)
+        ends = con.execute("select max(return_end_date) from trading.backtest_daily "
+                           "where date in (select date from trading.backtest_daily where date <= ?)",
+                           [day.date()]).fetchone()[0]
+    assert len(daily) > 0 and pd.to_datetime(daily["date"]).max() < day
+    assert pd.to_datetime(regimes["date"]).max() == day
+    assert set(summary["strategy"]) == {"model", "equal_weight_universe", "gspc"}
+    assert summary.set_index("strategy").loc["model", "n_days"] == (daily["strategy"] == "model").sum()
+    assert pd.Timestamp(ends) > day  # the latest decisions before the day had not ended yet: left out
