@@ -14,7 +14,7 @@ export DO_NOT_TRACK := 1
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.md' \) -print)
 
-.PHONY: browser setup demo test ui bench clean
+.PHONY: browser setup demo compare test ui bench clean
 
 setup: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 
@@ -39,7 +39,15 @@ $(DAGSTER_HOME)/dagster.yaml:
 DEMO_DATE ?= 2017-11-10
 
 demo: setup
-	$(BIN)/dagster asset materialize -m assets.definitions --select '*' --partition $(DEMO_DATE)
+	$(BIN)/dagster asset materialize -m assets.definitions --select 'not group:selection' --partition $(DEMO_DATE)
+	$(BIN)/tradepipe summary
+
+# Every candidate model x optimizer compared; the winner becomes champion with its optimizer
+# (ml.model_comparison, reports/model_selection/). Then the daily run for the demo date again,
+# traded by the new champion.
+compare: setup
+	$(BIN)/dagster asset materialize -m assets.definitions --select '+ml/model_comparison'
+	$(BIN)/dagster job execute -m assets.definitions -j daily_job --tags '{"dagster/partition": "$(DEMO_DATE)"}'
 	$(BIN)/tradepipe summary
 
 # The browser test drives Debian's Chromium: installed here when missing and possible (root and

@@ -10,7 +10,7 @@ import pandas as pd
 from assets import metadata
 from assets.resources import TradepipeSettings, TradingSettings
 from assets.tables import table_exists
-from assets.trading import INSTRUMENTS, PRICES, REGIMES, sectors
+from assets.trading import INSTRUMENTS, PRICES, REGIMES, champion_optimizer, sectors
 from ml import charts, registry
 from ml.backtest import STRATEGY, BacktestResult, run_backtest
 from ml.metrics import daily_ic
@@ -39,6 +39,17 @@ def champion_oos(con: duckdb.DuckDBPyConnection, horizon: int) -> tuple[str, pd.
     if preds.empty:
         raise ValueError(f"the champion {champion['model_id']} has no out-of-sample predictions in ml.preds")
     return champion["model_id"], preds
+
+
+def backtest_inputs(con: duckdb.DuckDBPyConnection, first_date) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.Series]:
+    """What a backtest from ``first_date`` reads: prices (with 400 days of history before it for the
+    covariance windows), the regime of every date, sectors and the ^GSPC close."""
+    prices = con.execute("""select ticker, date, open, close, adv_20d_shares from marts.fct_prices
+                            where date >= ? - interval 400 day""", [first_date]).df()
+    regimes = con.execute("select date, regime from ml.regimes").df()
+    index = con.execute("select date, value from raw.macro where series = '^GSPC'").df()
+    regimes = regimes.assign(date=pd.to_datetime(regimes["date"])).set_index("date")["regime"]
+    return prices, regimes, sectors(con), index.set_index("date")["value"]
 
 
 def summarize(result: BacktestResult, ic: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -73,16 +84,11 @@ def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
     """trading.backtest_daily (one row per date and strategy), trading.backtest_summary,
     trading.backtest_regimes, and the simulated weights, trades and positions
     (trading.backtest_weights / _trades / _positions). Replaced as a whole on every run."""
-    spec = trading.spec()
     with settings.warehouse(read_only=True) as con:
+        spec = trading.spec(champion_optimizer(con, trading))
         model_id, preds = champion_oos(con, trading.horizon)
-        first = preds["date"].min()
-        prices = con.execute("""select ticker, date, open, close, adv_20d_shares from marts.fct_prices
-                                where date >= ? - interval 400 day""", [first]).df()
-        regimes = con.execute("select date, regime from ml.regimes").df()
-        index = con.execute("select date, value from raw.macro where series = '^GSPC'").df()
-        sector = sectors(con)
-    regimes = regimes.assign(date=pd.to_datetime(regimes["date"])).set_index("date")["regime"]
+        inputs = backtest_inputs(con, preds["date"].min())
+    prices, regimes, sector, index_close = inputs
     # Start where the regime history starts: earlier predictions have no regime to size with.
     traded = preds[pd.to_datetime(preds["date"]) >= regimes.index.min()]
     if traded.empty:
@@ -90,7 +96,7 @@ def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
                          f"predictions end {preds['date'].max()})")
     started = time.perf_counter()
     result = run_backtest(traded[["date", "ticker", "yhat", "yhat_std", "prob_up"]], prices, regimes, sector,
-                          spec, index_close=index.set_index("date")["value"])
+                          spec, index_close=index_close)
     seconds = time.perf_counter() - started
     labelled = traded.dropna(subset=["yhat", "fwd_excess_return"])
     ic = daily_ic(labelled, "yhat", "fwd_excess_return", method="spearman")

@@ -2,10 +2,9 @@
 
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from assets.checks import latest_date_coverage, prices_fresh, quarantine_share
-from assets.dbt import DBT_EXECUTABLE, dbt_models, dbt_project
+from assets.dbt import dbt_models, dbt_resource
 from assets.ingest import raw_tables
 from assets.regimes import (
     current_regime,
@@ -16,6 +15,7 @@ from assets.regimes import (
     regime_probabilities_sum_to_one,
 )
 from assets.backtest import backtest
+from assets.comparison import model_comparison
 from assets.jobs import JOBS, SCHEDULES
 from assets.monitoring import monitoring
 from assets.publish import analytics_db
@@ -42,7 +42,7 @@ from assets.training import (
 )
 
 defs = dg.Definitions(
-    assets=[raw_tables, dbt_models, regime_history, current_regime, model_training, daily_predictions,
+    assets=[raw_tables, dbt_models, model_comparison, regime_history, current_regime, model_training, daily_predictions,
             signals, target_weights, trades, trade_approval, positions, backtest, monitoring, daily_report,
             analytics_db],
     asset_checks=[
@@ -67,7 +67,7 @@ defs = dg.Definitions(
     resources={
         "settings": settings_from_environment(),
         "trading": TradingSettings(),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        "dbt": dbt_resource(),
     },
     executor=dg.in_process_executor,
 )

@@ -11,10 +11,11 @@ TIMEZONE = "America/New_York"
 
 TRAINING = dg.AssetSelection.assets(["ml", "cv_report"], ["ml", "oos_predictions"], ["ml", "champion_model"])
 BACKTEST = dg.AssetSelection.assets(["trading", "backtest"])
+SELECTION = dg.AssetSelection.assets(["ml", "model_comparison"])
 
 daily_job = dg.define_asset_job(
     "daily_job",
-    selection=dg.AssetSelection.all() - TRAINING - BACKTEST,
+    selection=dg.AssetSelection.all() - TRAINING - BACKTEST - SELECTION,
     partitions_def=MARKET_DATES,
     description="Ingest -> dbt -> regime update -> the champion scores the latest date -> signals -> "
                 "weights -> trades (safety gate) -> positions -> monitoring -> report -> publish. "
@@ -54,5 +55,12 @@ def weekly_retrain_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"retrain-{day.date()}", tags={"market_date": str(day.date())})
 
 
-JOBS = [daily_job, retrain_job, backtest_job]
+compare_job = dg.define_asset_job(
+    "compare_job", selection=SELECTION,
+    description="Every candidate model x optimizer walked forward on the same folds and backtested; the "
+                "winner on the validation window (weighted score after thresholds) becomes champion with "
+                "its optimizer; the selection report. Run it after a retrain, or when the candidates change.",
+)
+
+JOBS = [daily_job, retrain_job, backtest_job, compare_job]
 SCHEDULES = [daily_schedule, weekly_retrain_schedule]

@@ -33,6 +33,22 @@ class MonitoringConfig(dg.Config):
     train_sample_rows: int = Field(default=200_000, description="Rows of the training span sampled (seeded) for PSI.")
 
 
+def _training_sample(con, settings: TradepipeSettings, model_id: str, cols: str, start, end, rows: int) -> pd.DataFrame:
+    """The PSI reference: a seeded sample of the model's training span, drawn once per model and
+    kept beside its artifact (the span never changes; drawing it takes ~2 s on 500 tickers)."""
+    path = settings.home_path / "models" / model_id / f"psi_reference_{int(rows)}.pkl"
+    if path.exists():
+        return pd.read_pickle(path)
+    sample = con.execute(f"""select {cols} from marts.fct_features
+                             where in_universe and date between ? and ?
+                             using sample reservoir({int(rows)} rows) repeatable (7)""", [start, end]).df()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    sample.to_pickle(tmp)
+    tmp.replace(path)
+    return sample
+
+
 @dg.asset(key=MONITORING, deps=[OOS_PREDICTIONS, DAILY_PREDICTIONS, CHAMPION_MODEL, LABELS, FEATURES],
           group_name="monitoring", kinds={"duckdb"}, partitions_def=MARKET_DATES)
 def monitoring(context: dg.AssetExecutionContext, settings: TradepipeSettings, trading: TradingSettings,
@@ -49,10 +65,7 @@ def monitoring(context: dg.AssetExecutionContext, settings: TradepipeSettings, t
                                [model_id]).fetchone()
         features = json.loads(champion[0]) if isinstance(champion[0], str) else list(champion[0])
         cols = ", ".join(f'"{f}"' for f in features)
-        train = con.execute(f"""select {cols} from marts.fct_features
-                                where in_universe and date between ? and ?
-                                using sample reservoir({int(config.train_sample_rows)} rows) repeatable (7)""",
-                            [champion[1], champion[2]]).df()
+        train = _training_sample(con, settings, model_id, cols, champion[1], champion[2], config.train_sample_rows)
         today = con.execute(f"select {cols} from marts.fct_features where in_universe and date = ?",
                             [as_of.date()]).df()
     ic = ic_history(preds, as_of, window=config.ic_window)

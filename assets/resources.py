@@ -74,6 +74,9 @@ def settings_from_environment() -> TradepipeSettings:
     return TradepipeSettings(**{f: dg.EnvVar(v) for f, v in fields.items() if os.environ.get(v)})
 
 
+DEFAULT_OPTIMIZER = "equal_weight"
+
+
 class TradingSettings(dg.ConfigurableResource):
     """How predictions become trades; one resource so the daily run and the backtest agree.
 
@@ -84,7 +87,7 @@ class TradingSettings(dg.ConfigurableResource):
     signal_method: str = Field(default="rank", description="rank, threshold or zscore (ml.signals).")
     top_pct: float = Field(default=0.2, description="rank: share of names with a buy signal each day.")
     threshold: float = Field(default=0.0, description="threshold: score at or above which a name is a buy.")
-    optimizer: str = Field(default="equal_weight", description="equal_weight, inverse_vol, hrp or min_variance.")
+    optimizer: str = Field(default="champion", description="'champion' (the optimizer the model comparison chose with the champion; equal_weight when none was chosen), or equal_weight, inverse_vol, hrp, min_variance.")
     top_n: int = Field(default=20, description="Names held (top-K).")
     max_replace: int = Field(default=2, description="Held names replaced per day at most (dropout buffer; 2 of 20 = 10% a day, the ratio of Qlib's TopkDropout defaults 5 of 50).")
     max_weight: float = Field(default=0.10, description="Largest weight of one name.")
@@ -109,9 +112,11 @@ class TradingSettings(dg.ConfigurableResource):
     min_sharpe: float = Field(default=0.5, description="Kill switch: trailing annualised Sharpe below this blocks trading.")
     mode: str = Field(default="paper", description="paper (dry run): approved trades move the paper book only.")
 
-    def spec(self) -> TradingSpec:
+    def spec(self, optimizer: str | None = None) -> TradingSpec:
+        """The trading spec; ``optimizer`` replaces a field set to 'champion' (see champion_optimizer)."""
+        chosen = optimizer or (DEFAULT_OPTIMIZER if self.optimizer == "champion" else self.optimizer)
         portfolio = PortfolioSpec(
-            optimizer=self.optimizer, top_n=self.top_n, max_replace=self.max_replace,
+            optimizer=chosen, top_n=self.top_n, max_replace=self.max_replace,
             max_weight=self.max_weight, max_sector=self.max_sector, min_names=self.min_names,
             cov_window=self.cov_window,
             exposure={"risk_on": self.exposure_risk_on, "neutral": self.exposure_neutral,

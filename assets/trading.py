@@ -16,7 +16,7 @@ import pandas as pd
 from assets import metadata
 from assets.checks import DAILY_FRESHNESS
 from assets.partitions import MARKET_DATES
-from assets.resources import TradepipeSettings, TradingSettings
+from assets.resources import DEFAULT_OPTIMIZER, TradepipeSettings, TradingSettings
 from assets.tables import replace_rows, table_exists
 from ml import registry
 from ml.backtest import price_panels
@@ -63,6 +63,21 @@ def regime_on(con: duckdb.DuckDBPyConnection, day: pd.Timestamp) -> str:
         raise ValueError(f"no regime for {day.date()} in ml.regimes (latest regime date: {last}); "
                          f"materialize ml/regimes with data up to that date")
     return row[0]
+
+
+def champion_optimizer(con: duckdb.DuckDBPyConnection, trading: TradingSettings) -> str:
+    """The optimizer to trade with: ``trading.optimizer``, or for 'champion' the one the model
+    comparison recorded with the champion of ``trading.horizon`` (equal_weight when none was)."""
+    if trading.optimizer != "champion":
+        return trading.optimizer
+    if not table_exists(con, "ml.model_registry"):
+        return DEFAULT_OPTIMIZER
+    columns = {c[0] for c in con.execute("describe ml.model_registry").fetchall()}
+    if "optimizer" not in columns:
+        return DEFAULT_OPTIMIZER
+    row = con.execute("select optimizer from ml.model_registry where status = 'champion' and horizon = ?",
+                      [trading.horizon]).fetchone()
+    return row[0] if row and isinstance(row[0], str) and row[0] else DEFAULT_OPTIMIZER
 
 
 def sectors(con: duckdb.DuckDBPyConnection) -> pd.Series:
@@ -141,8 +156,8 @@ def target_weights(context: dg.AssetExecutionContext, settings: TradepipeSetting
     """trading.target_weights: top-K names with a dropout buffer against the paper book, weighted
     by the optimizer under the name and sector caps, scaled to the regime's gross exposure.
     trading.portfolios keeps the date's verdict (valid, reasons, exposure, cash)."""
-    spec = trading.spec()
     with settings.warehouse(read_only=True) as con:
+        spec = trading.spec(champion_optimizer(con, trading))
         day = market_date(context)
         sig = con.execute("select ticker, score, signal from trading.signals where date = ?", [day.date()]).df()
         if sig.empty:

@@ -37,7 +37,7 @@ class TrainingConfig(dg.Config):
     """What to train and how to judge it (defaults: LightGBM on the ranked 5-day excess return)."""
 
     horizon: int = Field(default=5, description="Label horizon in trading days (1, 5 or 20).")
-    model_type: str = Field(default="lightgbm", description="ridge, lasso, elastic_net, random_forest, lightgbm or mlp.")
+    model_type: str = Field(default="champion", description="'champion' (retrain the current champion's model type and parameters; LightGBM when there is none), or ridge, lasso, elastic_net, random_forest, lightgbm, mlp.")
     target: str = Field(default="rank", description="Per-date transform of fwd_excess_return: rank, zscore or raw.")
     params: str = Field(default="{}", description='Model parameters as JSON, over the defaults, e.g. {"num_leaves": 15}.')
     train_days: int = Field(default=756, description="Training window in trading days (rolling).")
@@ -46,10 +46,18 @@ class TrainingConfig(dg.Config):
     min_new_rows: int = Field(default=1, description="Retrain only when at least this many panel rows have labels known after the champion's train_end.")
     force: bool = Field(default=False, description="Retrain even when not due.")
 
-    def spec(self) -> training.TrainingSpec:
+    def spec(self, champion: dict | None = None) -> training.TrainingSpec:
+        model_type, params = self.model_type, json.loads(self.params)
+        if model_type == "champion":
+            model_type = champion["model_type"] if champion else "lightgbm"
+            if champion:
+                stored = champion["params"]
+                stored = stored if isinstance(stored, dict) else json.loads(stored)
+                machine = {"n_jobs", "num_threads", "random_state", "seed"}  # set here, not carried over
+                params = {**{k: v for k, v in stored.items() if k not in machine}, **params}
         return training.TrainingSpec(
-            horizon=self.horizon, target=self.target, model_type=self.model_type,
-            params=json.loads(self.params), train_days=self.train_days, test_days=self.test_days,
+            horizon=self.horizon, target=self.target, model_type=model_type,
+            params=params, train_days=self.train_days, test_days=self.test_days,
         )
 
 
@@ -90,11 +98,11 @@ def _save(model: FittedModel, settings: TradepipeSettings) -> str:
 def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, settings: TradepipeSettings):
     """Walk-forward CV with purging and embargo, a final model as of the latest label, and the
     champion/challenger decision; skipped (tables unchanged) when no retrain is due."""
-    spec = config.spec()
     with settings.warehouse(read_only=True) as con:
         reg = _load_registry(con)
+        champion = registry.current_champion(reg, config.horizon)
+        spec = config.spec(champion)
         panel = training.load_panel(con, config.horizon, spec.features)
-    champion = registry.current_champion(reg, config.horizon)
     due, why = registry.retrain_due(champion, panel["label_end_date"], min_new_rows=config.min_new_rows,
                                     force=config.force)
     if not due:
@@ -107,24 +115,11 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
     final = training.train_final(panel, spec)
     summary = result.summary
     status, reason = registry.decide_champion(summary["rank_ic"], champion, tolerance=config.champion_tolerance)
-    code = registry.code_version()
-    rows = [registry.registry_row(m, "fold", {}, _save(m, settings), code) for m in result.models]
-    rows.append(registry.registry_row(final, status, summary, _save(final, settings), code, reason=reason))
-    for row in rows:
-        reg = registry.register(reg, row)
-    folds = result.folds.rename(columns={"model_id": "fold_model_id"}).assign(model_id=final.model_id)
-    with settings.warehouse() as con:
-        con.execute("begin transaction")
-        con.execute("create schema if not exists ml")
-        con.register("registry_frame", reg)
-        con.execute("create or replace table ml.model_registry as select * from registry_frame")
-        con.register("folds_frame", folds)
-        con.execute("create table if not exists ml.cv_folds as select * from folds_frame limit 0")
-        con.execute("delete from ml.cv_folds where model_id = ?", [final.model_id])
-        con.execute("insert into ml.cv_folds by name select * from folds_frame")
-        _write_preds(con, result.predictions, kind="oos")
-        con.execute("commit")
-
+    extra = {}
+    if status == "champion" and champion is not None and isinstance(champion.get("optimizer"), str):
+        extra = {"optimizer": champion["optimizer"], "selection": champion.get("selection")}
+        reason += f"; keeps the optimizer {champion['optimizer']} chosen by the model comparison"
+    folds = save_training(settings, reg, result, final, status, reason, extra)
     fold_table = folds[["fold", "train_start", "train_end", "test_start", "test_end", "n_train", "n_test",
                         "ic", "rank_ic"]]
     rolling = _rolling_rank_ic(result.predictions)
@@ -149,6 +144,31 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
         "cv_rank_ic": float(summary["rank_ic"]),
         "top_features": metadata.table(_importance(final).head(20).to_frame("importance")),
     })
+
+
+def save_training(settings: TradepipeSettings, reg: pd.DataFrame, result: training.WalkForwardResult,
+                  final: FittedModel, status: str, reason: str, extra: dict | None = None) -> pd.DataFrame:
+    """Register the fold models and the final model (with ``extra`` registry columns), write the
+    folds to ml.cv_folds and the OOS predictions to ml.preds, in one transaction. Returns the folds."""
+    code = registry.code_version()
+    rows = [registry.registry_row(m, "fold", {}, _save(m, settings), code) for m in result.models]
+    rows.append({**registry.registry_row(final, status, result.summary, _save(final, settings), code,
+                                         reason=reason), **(extra or {})})
+    for row in rows:
+        reg = registry.register(reg, row)
+    folds = result.folds.rename(columns={"model_id": "fold_model_id"}).assign(model_id=final.model_id)
+    with settings.warehouse() as con:
+        con.execute("begin transaction")
+        con.execute("create schema if not exists ml")
+        con.register("registry_frame", reg)
+        con.execute("create or replace table ml.model_registry as select * from registry_frame")
+        con.register("folds_frame", folds)
+        con.execute("create table if not exists ml.cv_folds as select * from folds_frame limit 0")
+        con.execute("delete from ml.cv_folds where model_id = ?", [final.model_id])
+        con.execute("insert into ml.cv_folds by name select * from folds_frame")
+        _write_preds(con, result.predictions, kind="oos")
+        con.execute("commit")
+    return folds
 
 
 def _rolling_rank_ic(predictions: pd.DataFrame) -> pd.DataFrame:

@@ -284,7 +284,8 @@ def run_case(case: str, work: Path, project: Path, repeat: int) -> CaseResult:
                 result.stages.append(stage(case, name, run, rows, ok=False, note="failed"))
                 print(tail(run.log), flush=True)
             report(result.stages[-1])
-        # The Dagster pipeline in-process: everything once, then the daily job (no retraining).
+        # The Dagster pipeline in-process: everything once on the prices before the last day, then
+        # the last day arrives and the daily job runs (no retraining, incremental dbt build).
         out_json = work / "daily.json"
         run = run_child([PYTHON, "-m", "bench.daily", str(work / "home"), str(paths["prices"]),
                          str(paths["macro"]), str(paths["sectors"]), str(out_json)], work / "daily.log")
@@ -294,8 +295,11 @@ def run_case(case: str, work: Path, project: Path, repeat: int) -> CaseResult:
             for name in ("full", "daily_job"):
                 top = ", ".join(f"{k} {v:.1f}s" for k, v in list(f[name]["steps"].items())[:6])
                 note = f"{f[name]['seconds']:.1f}s in-process, success={f[name]['success']}; {top}"
-                label = ("Dagster: every asset (training included)" if name == "full"
-                         else f"Dagster: daily_job for {f['market_date']} (no retraining)")
+                if name == "daily_job":
+                    note += f"; dbt build {f['dbt_builds'][-1]['mode']}"
+                label = (f"Dagster: every asset (training included), prices to {f['previous_date']}"
+                         if name == "full" else
+                         f"Dagster: daily_job for {f['market_date']}, its prices new (no retraining)")
                 seconds = f[name]["seconds"]  # in-process time of that job; peak RSS is the child's
                 result.stages.append(Stage(case, label, seconds, run.peak_rss_mb, rows, rows / seconds,
                                            ok=f[name]["success"], note=note))

@@ -6,9 +6,8 @@ import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
-from dagster_dbt import DbtCliResource
 
-from assets.dbt import DBT_EXECUTABLE, dbt_project
+from assets.dbt import dbt_resource
 from assets.definitions import defs
 from assets.resources import SAMPLE_DIR, TradepipeSettings, TradingSettings
 
@@ -28,25 +27,31 @@ def materialize_pipeline(
     settings_overrides: dict | None = None,
     partition_key: str = SAMPLE_LAST_DATE,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every asset (and run every check) into ``home``/warehouse.duckdb."""
+    """Materialize the pipeline (default: every asset but the model comparison, and every check)
+    into ``home``/warehouse.duckdb."""
     settings = TradepipeSettings(home=str(home), prices=str(prices), macro=str(macro), sectors=str(sectors),
                                  **(settings_overrides or {}))
     graph = defs.resolve_asset_graph()
-    keys = (selection or dg.AssetSelection.all()).resolve(graph)
+    selection = selection or PIPELINE_WITHOUT_COMPARISON
+    keys = selection.resolve(graph)
     partitioned = any(graph.get(k).partitions_def is not None for k in keys)
     return dg.materialize(
         PIPELINE,
         partition_key=partition_key if partitioned else None,
         resources={"settings": settings, "trading": trading or TradingSettings(),
-                   "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
+                   "dbt": dbt_resource()},
         run_config=run_config,
         raise_on_error=raise_on_error,
         selection=selection,
     )
 
 
+# What `make demo` materializes: everything but the model comparison (tests/assets/test_comparison.py).
+PIPELINE_WITHOUT_COMPARISON = dg.AssetSelection.all() - dg.AssetSelection.groups("selection")
+
 # Everything but trading, monitoring and reports: for inputs too small a universe to trade.
-UP_TO_PREDICTIONS = (dg.AssetSelection.all() - dg.AssetSelection.groups("trading", "monitoring", "reports", "publish")
+UP_TO_PREDICTIONS = (dg.AssetSelection.all() - dg.AssetSelection.groups("trading", "monitoring", "reports", "publish",
+                                                                      "selection")
                      - dg.AssetSelection.assets(["ml", "daily_predictions"]))
 
 # Ingest and dbt only: for inputs too short for the regime model's two years of warm-up.

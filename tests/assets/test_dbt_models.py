@@ -1,9 +1,15 @@
 """dbt models on a crafted tiny market: hand-computed values for each feature family, each
 quarantine rule firing on its crafted bar, labels and the as-of macro lag."""
 
+import os
+import re
+import subprocess
+
 import numpy as np
 import pandas as pd
 import pytest
+
+from assets.dbt import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 from tests.helpers import query
 
@@ -142,3 +148,16 @@ def test_macro_joins_as_of_the_previous_business_day(built):
     previous = macro_days.get_loc(DAYS[29])
     assert regime.vix.iloc[0] == pytest.approx(vix[previous])
     assert regime.term_spread.iloc[0] == pytest.approx((2.0 + 0.005 * previous) - (1.5 + 0.01 * previous))
+
+
+def test_dbt_unit_tests_pass(tiny_home):
+    """The dbt unit tests (SQL logic on fixtures) -- left out of the pipeline's builds -- pass."""
+    home, _ = tiny_home
+    env = {**os.environ, "TRADEPIPE_WAREHOUSE": str(home / "warehouse.duckdb"),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    done = subprocess.run([DBT_EXECUTABLE, "test", "--select", "test_type:unit", "--target-path",
+                           str(home / "dbt_unit_target")], cwd=DBT_PROJECT_DIR, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]
+    summary = re.search(r"PASS=(\d+) WARN=\d+ ERROR=(\d+)", done.stdout)
+    assert summary and int(summary.group(1)) >= 5 and summary.group(2) == "0", done.stdout[-2000:]

@@ -1,9 +1,12 @@
 -- The equal-weight universe return: one row per date, the mean 1-day return of every ticker with a
--- valid return that day (all observed at that day's close).
+-- valid return that day (all observed at that day's close). Incremental: the new dates.
+{{ incremental_config() }}
+
 with
 
 returns as (
     select * from {{ ref('int_returns_windowed') }}
+    where {{ is_new_date() }}
 ),
 
 final as (

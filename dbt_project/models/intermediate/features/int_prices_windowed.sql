@@ -1,9 +1,12 @@
 -- Candle shape, trend, range volatility and oscillators from each ticker's adjusted OHLC bars.
 -- One row per (ticker, date); NULL until each window is full; only the bar and earlier bars.
+-- Incremental: new dates, from each ticker's last 260 valid bars (the longest window is 253).
+{{ incremental_config() }}
+
 with
 
 prices as (
-    select * from {{ ref('int_prices_validated') }}
+    select * from {{ with_lookback(ref('int_prices_validated'), 260) }}
 ),
 
 bars as (
@@ -74,3 +77,4 @@ final as (
 )
 
 select * from final
+where {{ is_new_date() }}

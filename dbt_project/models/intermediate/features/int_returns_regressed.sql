@@ -1,9 +1,12 @@
 -- Market-relative features: 60-day beta and idiosyncratic volatility against the equal-weight
 -- universe, and the 20-day return in excess of the ticker's sector mean on the same date.
+-- Incremental: new dates, from each ticker's last 70 rows (the longest window is 60).
+{{ incremental_config() }}
+
 with
 
 returns as (
-    select * from {{ ref('int_returns_windowed') }}
+    select * from {{ with_lookback(ref('int_returns_windowed'), 70) }}
 ),
 
 market as (
@@ -41,3 +44,4 @@ final as (
 )
 
 select * from final
+where {{ is_new_date() }}

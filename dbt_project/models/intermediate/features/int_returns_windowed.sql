@@ -1,10 +1,13 @@
 -- Returns, momentum, volatility and liquidity over trailing windows of the ticker's valid days.
 -- One row per (ticker, date). Windows count the ticker's valid trading days: a quarantined or
 -- missing day is skipped, never filled. Every value is NULL until its window is full.
+-- Incremental: new dates, from each ticker's last 260 valid bars (the longest window is 253).
+{{ incremental_config() }}
+
 with
 
 prices as (
-    select * from {{ ref('int_prices_validated') }}
+    select * from {{ with_lookback(ref('int_prices_validated'), 260) }}
 ),
 
 daily as (
@@ -42,3 +45,4 @@ final as (
 )
 
 select * from final
+where {{ is_new_date() }}

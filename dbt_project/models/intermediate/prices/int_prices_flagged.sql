@@ -1,9 +1,14 @@
 -- Every (ticker, date) bar with one flag per quality rule. Each rule looks at the bar itself, the
 -- other versions of the same (ticker, date), and earlier bars of the ticker only: point-in-time.
+-- Incremental: a daily run flags the new dates, with the last five closes that passed the row
+-- rules read back from this table for the close-jump reference.
+{{ incremental_config() }}
+
 with
 
 prices as (
     select * from {{ ref('stg_raw__prices') }}
+    where {{ is_new_date() }}
 ),
 
 versioned as (
@@ -45,6 +50,18 @@ row_valid as (
 -- The reference close is the median of the ticker's last five closes that passed the row rules.
 -- A one- or two-day decimal shift cannot move that median, so the glitch is caught and the day it
 -- reverts is not; a genuine level change is accepted after three days instead of never.
+closes as (
+    select *, case when passes_row_rules then close end as valid_close, false as is_earlier
+    from row_valid
+    {% if is_incremental() %}
+    union all by name
+    select ticker, date, close as valid_close, true as is_earlier
+    from {{ this }}
+    where passes_row_rules
+    qualify row_number() over (partition by ticker order by date desc) <= 5
+    {% endif %}
+),
+
 referenced as (
     select
         *,
@@ -55,13 +72,13 @@ referenced as (
             lag(valid_close, 4 ignore nulls) over w,
             lag(valid_close, 5 ignore nulls) over w
         ]) as reference_close
-    from (select *, case when passes_row_rules then close end as valid_close from row_valid)
+    from closes
     window w as (partition by ticker order by date)
 ),
 
 final as (
     select
-        * exclude (valid_close),
+        * exclude (valid_close, is_earlier),
         close / reference_close as close_jump_ratio,
         passes_row_rules and coalesce(
             close / reference_close > {{ var('close_jump_max_ratio') }}
@@ -70,6 +87,7 @@ final as (
         ) as is_close_jump,
         passes_row_rules and not is_close_jump as is_valid
     from referenced
+    where not is_earlier
 )
 
 select * from final

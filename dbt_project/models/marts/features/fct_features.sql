@@ -1,22 +1,28 @@
 -- The feature table: one row per (ticker, date) with a valid bar, every feature known at that
 -- date's close. Per-ticker windows and market-relative features are joined here, and the main
--- features are standardized across the tickers of each date.
+-- features are standardized across the tickers of each date. Incremental: the new dates.
+{{ incremental_config() }}
+
 with
 
 prices as (
     select ticker, date, close, close_raw from {{ ref('int_prices_validated') }}
+    where {{ is_new_date() }}
 ),
 
 returns as (
     select * from {{ ref('int_returns_windowed') }}
+    where {{ is_new_date() }}
 ),
 
 bars as (
     select * from {{ ref('int_prices_windowed') }}
+    where {{ is_new_date() }}
 ),
 
 relative as (
     select * from {{ ref('int_returns_regressed') }}
+    where {{ is_new_date() }}
 ),
 
 joined as (

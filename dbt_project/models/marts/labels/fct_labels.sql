@@ -2,6 +2,10 @@
 -- execution price (var label_price: next open by default, or next close) on the trading day after
 -- date, and exited at the same price horizon trading days later. Both bars must be valid for the
 -- ticker; nothing is forward-filled. label_end_date is the exit day: when the label becomes known.
+-- Incremental: a daily run rebuilds the dates whose labels the new days can complete -- every
+-- date from (longest horizon + 1) trading days before the last labelled date on.
+{{ incremental_config() }}
+
 with
 
 prices as (
@@ -11,6 +15,18 @@ prices as (
         day_index,
         {% if var('label_price') == 'close' %} close {% else %} open {% endif %} as execution_price
     from {{ ref('int_prices_validated') }}
+),
+
+rebuilt_from as (
+    {% if is_incremental() %}
+    select coalesce((
+        select max(day_index) - {{ var('label_horizons') | max }} - 1
+        from prices
+        where date = {{ last_built_date() }}
+    ), 0) as day_index
+    {% else %}
+    select 0 as day_index
+    {% endif %}
 ),
 
 horizons as (
@@ -26,6 +42,7 @@ signals as (
         prices.day_index + 1 + horizons.horizon as exit_index
     from prices
     cross join horizons
+    where prices.day_index >= (select day_index from rebuilt_from)
 ),
 
 trades as (

@@ -1,9 +1,12 @@
 -- Validated daily bars on the adjusted basis with the liquidity measure the trade planner needs.
 -- One row per (ticker, date) that passed every quality rule.
+-- Incremental: new dates, from each ticker's last 25 valid bars (the ADV window is 20).
+{{ incremental_config() }}
+
 with
 
 validated as (
-    select * from {{ ref('int_prices_validated') }}
+    select * from {{ with_lookback(ref('int_prices_validated'), 25) }}
 ),
 
 final as (
@@ -24,3 +27,4 @@ final as (
 )
 
 select * from final
+where {{ is_new_date() }}

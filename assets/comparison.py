@@ -1,0 +1,231 @@
+"""Model comparison and champion selection: every candidate walked forward on the same folds,
+backtested with every optimizer through the daily run's code, scored on a validation window,
+reported on the untouched final window with the winner's Deflated Sharpe Ratio, and the winner
+(model and optimizer) promoted to champion. The logic is ml.candidates, ml.comparison and
+ml.selection; this module loads, calls, writes and reports."""
+
+import json
+import time
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from assets import metadata
+from assets.backtest import backtest_inputs
+from assets.resources import TradepipeSettings, TradingSettings
+from assets.tables import table_exists
+from assets.trading import INSTRUMENTS, PRICES, REGIMES
+from assets.training import CHAMPION_MODEL, TRAINING_PANEL, _load_registry, save_training
+from ml import charts, training
+from ml.candidates import ENSEMBLE, default_candidates, train_candidates
+from ml.comparison import backtest_candidates, sharpe_matrix, window_split
+from ml.selection import (DEFAULT_WEIGHTS, SelectionSpec, deflated_sharpe_ratio, regime_consistency,
+                          select_champion)
+from ml.selection_report import SelectionReport, write_selection_report
+
+MODEL_COMPARISON = dg.AssetKey(["ml", "model_comparison"])
+REGIME_NAMES = ("risk_on", "neutral", "risk_off")
+
+
+class ComparisonConfig(dg.Config):
+    """What to compare, over which span, and how to choose."""
+
+    horizon: int = Field(default=5, description="Label horizon of the candidates (and of the champion replaced).")
+    candidates: list[str] = Field(default=[c.name for c in default_candidates()],
+                                  description="Candidates by name: ridge, random_forest, lightgbm, lightgbm_tuned, mlp, ensemble.")
+    optimizers: list[str] = Field(default=["equal_weight", "inverse_vol", "hrp", "min_variance"],
+                                  description="Portfolio optimizers each candidate is backtested with.")
+    compare_days: int = Field(default=756, description="Trading days compared, ending at the last prediction date (validation + final).")
+    final_days: int = Field(default=252, description="The untouched final window: its last trading days, never used to choose.")
+    ensemble_size: int = Field(default=3, description="Members of the rank ensemble: the candidates with the best validation rank IC.")
+    tuning_iter: int = Field(default=8, description="Random-search trials of a tuned candidate.")
+    tuning_splits: int = Field(default=3, description="Purged K-fold splits of the tuner, inside the span before the compared dates.")
+    weight_sharpe: float = Field(default=DEFAULT_WEIGHTS["sharpe"], description="Score weight of the Sharpe ratio.")
+    weight_max_drawdown: float = Field(default=DEFAULT_WEIGHTS["max_drawdown"], description="Score weight of the maximum drawdown.")
+    weight_calmar: float = Field(default=DEFAULT_WEIGHTS["calmar"], description="Score weight of the Calmar ratio.")
+    weight_turnover: float = Field(default=DEFAULT_WEIGHTS["turnover"], description="Score weight of the turnover (lower is better).")
+    weight_regime_consistency: float = Field(default=DEFAULT_WEIGHTS["regime_consistency"], description="Score weight of the worst regime's Sharpe.")
+    min_sharpe: float | None = Field(default=1.0, description="Threshold: validation Sharpe at least this (None: no threshold).")
+    min_max_drawdown: float | None = Field(default=-0.20, description="Threshold: maximum drawdown no deeper than this.")
+    min_calmar: float | None = Field(default=0.5, description="Threshold: Calmar ratio at least this.")
+    max_turnover: float | None = Field(default=0.40, description="Threshold: mean daily one-way turnover at most this.")
+    n_jobs: int = Field(default=2, description="Backtests run in parallel processes.")
+    promote: bool = Field(default=True, description="Make the winner the champion (False: compare and report only).")
+
+    def selection_spec(self) -> SelectionSpec:
+        weights = {name: getattr(self, f"weight_{name}") for name in DEFAULT_WEIGHTS}
+        return SelectionSpec(weights=weights, min_sharpe=self.min_sharpe, min_max_drawdown=self.min_max_drawdown,
+                             min_calmar=self.min_calmar, max_turnover=self.max_turnover)
+
+
+def _candidates(names: list[str]):
+    known = {c.name: c for c in default_candidates()}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown candidates {unknown}; known: {', '.join(known)}")
+    chosen = [known[n] for n in names]
+    # the ensemble picks from the models before it
+    return [c for c in chosen if c.model_type != ENSEMBLE] + [c for c in chosen if c.model_type == ENSEMBLE]
+
+
+def _deployable(selection_table: pd.DataFrame) -> tuple[dict | None, str]:
+    """The best passing row that can score a day on its own (the ensemble cannot yet)."""
+    passing = selection_table[selection_table["passes"]].sort_values("rank")
+    if passing.empty:
+        return None, ""
+    best = passing.iloc[0].to_dict()
+    if best["model"] != ENSEMBLE:
+        return best, ""
+    others = passing[passing["model"] != ENSEMBLE]
+    if others.empty:
+        return None, (f"the winner is the rank ensemble ({best['optimizer']}), which cannot be promoted: "
+                      "the daily run scores with one model; no other candidate passes")
+    second = others.iloc[0].to_dict()
+    return second, (f"the winner is the rank ensemble ({best['optimizer']}, score {best['score']:.3f}), which "
+                    f"cannot be promoted (the daily run scores with one model); promoted instead the best "
+                    f"single model, {second['model']} x {second['optimizer']} (score {second['score']:.3f})")
+
+
+@dg.asset(key=MODEL_COMPARISON, deps=[TRAINING_PANEL, CHAMPION_MODEL, REGIMES, PRICES, INSTRUMENTS],
+          group_name="selection", kinds={"lightgbm", "scikitlearn", "duckdb"})
+def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig, settings: TradepipeSettings,
+                     trading: TradingSettings) -> dg.MaterializeResult:
+    """ml.model_comparison (one row per candidate x optimizer x window), ml.model_comparison_predictions
+    (IC, rank IC, ICIR, spread, hit rate per candidate and window), ml.model_selection (one row per
+    comparison: the choice and why) and, when a candidate passes, its promotion to champion with its
+    optimizer. The selection report goes to $TRADEPIPE_HOME/reports/model_selection/<date>/."""
+    started = time.perf_counter()
+    spec = training.TrainingSpec(horizon=config.horizon)
+    candidates = _candidates(config.candidates)
+    with settings.warehouse(read_only=True) as con:
+        panel = training.load_panel(con, config.horizon)
+        regimes_first = con.execute("select min(date) from ml.regimes").fetchone()[0]
+        dates = np.sort(pd.to_datetime(panel["date"]).unique())
+        compared = dates[dates >= np.datetime64(pd.Timestamp(regimes_first))][-config.compare_days:]
+        if compared.size < config.compare_days:
+            context.log.warning(f"only {compared.size} dates with a regime to compare (asked {config.compare_days})")
+        test_from = pd.Timestamp(compared[0])
+        prices, regimes, sector, index_close = backtest_inputs(con, test_from)
+        reg = _load_registry(con)
+    final_start = window_split(compared, config.final_days)
+
+    run = train_candidates(panel, candidates, spec, test_from=test_from, final_start=final_start,
+                           ensemble_size=config.ensemble_size, tuning_iter=config.tuning_iter,
+                           tuning_splits=config.tuning_splits, log=context.log.info)
+    preds = {name: p[pd.to_datetime(p["date"]) >= test_from] for name, p in run.predictions.items()}
+    comparison = backtest_candidates(preds, config.optimizers, prices, regimes, sector, trading.spec(),
+                                     index_close=index_close, final_start=final_start, n_jobs=config.n_jobs)
+    for note in comparison.notes:
+        context.log.info(note)
+    table = comparison.table.copy()
+    table["regime_consistency"] = [regime_consistency({r: row.get(f"sharpe_{r}") for r in REGIME_NAMES})
+                                   for _, row in table.iterrows()]
+    validation = table[table["window"] == "validation"].reset_index(drop=True)
+    choice = select_champion(validation, config.selection_spec())
+    promoted, substitution = _deployable(choice.table)
+    reason = choice.reason + (f"; {substitution}" if substitution else "")
+
+    # Deflated Sharpe of the winner on the validation window, given every combination tried
+    daily_sharpe = validation["sharpe"] / np.sqrt(252)
+    dsr = None
+    if choice.winner is not None:
+        winner_returns = comparison.returns[(comparison.returns["model"] == choice.winner["model"])
+                                            & (comparison.returns["optimizer"] == choice.winner["optimizer"])
+                                            & (comparison.returns["window"] == "validation")]
+        dsr = deflated_sharpe_ratio(winner_returns["net_return"].to_numpy(), n_trials=len(validation),
+                                    sharpe_variance=float(np.nanvar(daily_sharpe, ddof=1)))
+    final_rows = table[table["window"] == "final"]
+
+    as_of = pd.Timestamp(dates[-1]).date()
+    promoted_id = None
+    if promoted is not None and config.promote:
+        promoted_id = _promote(context, settings, reg, panel, run.params[promoted["model"]],
+                               candidates, promoted, config, as_of, reason, dsr)
+    scored = choice.table[["model", "optimizer", "passes", "failed", "score", "rank"]].assign(window="validation")
+    table = table.merge(scored, on=["model", "optimizer", "window"], how="left")
+    selection_row = pd.DataFrame([{
+        "selected_at": pd.Timestamp.now(tz="UTC").tz_localize(None), "as_of": as_of, "horizon": config.horizon,
+        "winner_model": None if choice.winner is None else choice.winner["model"],
+        "winner_optimizer": None if choice.winner is None else choice.winner["optimizer"],
+        "promoted_model": None if promoted is None else promoted["model"],
+        "promoted_optimizer": None if promoted is None else promoted["optimizer"],
+        "promoted_model_id": promoted_id, "reason": reason,
+        "n_trials": len(validation), "deflated_sharpe": None if dsr is None else dsr.dsr,
+        "validation_start": pd.Timestamp(test_from).date(), "final_start": pd.Timestamp(final_start).date(),
+        "final_end": as_of, "spec": json.dumps({**config.selection_spec().__dict__,
+                                                 "weights": dict(config.selection_spec().weights)}),
+        "params": json.dumps(run.params, default=str),
+    }])
+    with settings.warehouse() as con:
+        con.execute("begin transaction")
+        con.execute("create schema if not exists ml")
+        for name, frame in (("model_comparison", table.assign(as_of=as_of)),
+                            ("model_comparison_predictions", run.metrics.assign(as_of=as_of))):
+            con.register("_frame", frame)
+            con.execute(f"create or replace table ml.{name} as select * from _frame")
+            con.unregister("_frame")
+        con.register("_frame", selection_row)
+        if not table_exists(con, "ml.model_selection"):
+            con.execute("create table ml.model_selection as select * from _frame limit 0")
+        con.execute("insert into ml.model_selection by name select * from _frame")
+        con.unregister("_frame")
+        con.execute("commit")
+
+    matrix = sharpe_matrix(table, "validation")
+    top5 = choice.table[choice.table["passes"]].head(5) if choice.winner is not None else choice.table.head(5)
+    equity = _equity_curves(comparison.returns, top5)
+    report = SelectionReport(as_of=as_of, horizon=config.horizon, reason=reason, winner=choice.winner,
+                             promoted=promoted, promoted_id=promoted_id, deflated=dsr,
+                             table=table, prediction_metrics=run.metrics, sharpe_matrix=matrix,
+                             final_matrix=sharpe_matrix(table, "final"), equity=equity,
+                             benchmarks=comparison.benchmarks, folds=run.folds, params=run.params,
+                             tuning={k: v.summary() for k, v in run.tuning.items()},
+                             seconds={**run.seconds, "total": time.perf_counter() - started},
+                             validation_start=test_from, final_start=final_start)
+    paths = write_selection_report(settings.home_path / "reports" / "model_selection" / str(as_of), report)
+    shown = ["model", "optimizer", "window", "sharpe", "cagr", "max_drawdown", "calmar", "turnover",
+             "win_rate", "score", "rank"]
+    return dg.MaterializeResult(metadata={
+        "winner": "none" if choice.winner is None else f"{choice.winner['model']} x {choice.winner['optimizer']}",
+        "promoted_model_id": promoted_id or "none", "reason": reason,
+        "deflated_sharpe": float("nan") if dsr is None else float(dsr.dsr), "n_trials": len(validation),
+        "sharpe_matrix_validation": metadata.table(matrix),
+        "comparison": metadata.table(table[shown].sort_values(["window", "rank", "sharpe"],
+                                                              ascending=[False, True, False])),
+        "final_window": metadata.table(final_rows[["model", "optimizer", "sharpe", "cagr", "max_drawdown"]]),
+        "equity_top5": metadata.chart(charts.equity_chart(equity, "Equity, top five (validation + final)"),
+                                      settings.home_path / "charts" / "model_selection_equity.png"),
+        "report": dg.MetadataValue.path(str(paths["report.html"])),
+        "seconds": round(time.perf_counter() - started, 1),
+    })
+
+
+def _equity_curves(returns: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Growth of 1 over validation and final windows for the given (model, optimizer) rows."""
+    curves = {}
+    for _, row in rows.iterrows():
+        r = returns[(returns["model"] == row["model"]) & (returns["optimizer"] == row["optimizer"])]
+        r = r.assign(date=pd.to_datetime(r["date"])).sort_values("date").set_index("date")["net_return"]
+        curves[f"{row['model']} x {row['optimizer']}"] = (1 + r).cumprod()
+    return pd.DataFrame(curves)
+
+
+def _promote(context, settings, reg, panel, params, candidates, promoted, config, as_of, reason, dsr) -> str:
+    """Walk the promoted candidate forward over all history (as model_training does) and register
+    its final model as champion with the optimizer and the selection record."""
+    candidate = next(c for c in candidates if c.name == promoted["model"])
+    spec = training.TrainingSpec(horizon=config.horizon, model_type=candidate.model_type, params=params)
+    result = training.walk_forward(panel, spec)
+    final = training.train_final(panel, spec)
+    selection = {"selected_on": str(as_of), "candidate": candidate.name, "optimizer": promoted["optimizer"],
+                 "weights": dict(config.selection_spec().weights),
+                 "metrics": {k: promoted.get(k) for k in ("sharpe", "cagr", "max_drawdown", "calmar",
+                                                          "turnover", "win_rate", "regime_consistency", "score")},
+                 "deflated_sharpe": None if dsr is None else dsr.dsr, "reason": reason}
+    save_training(settings, reg, result, final, "champion",
+                  f"model comparison {as_of}: {candidate.name} x {promoted['optimizer']}",
+                  {"optimizer": promoted["optimizer"], "selection": json.dumps(selection, default=str)})
+    context.log.info(f"promoted {final.model_id} ({candidate.name}) with {promoted['optimizer']}")
+    return final.model_id
