@@ -297,8 +297,10 @@ def models(show_all: bool = False) -> int:
         columns = {c for (c,) in con.execute("select column_name from information_schema.columns "
                                              "where table_schema = 'ml' and table_name = 'model_registry'").fetchall()}
         reason = "reason" if "reason" in columns else "null"
+        optimizer = "optimizer" if "optimizer" in columns else "null"
         rows = con.execute(
-            f"select model_id, model_type, horizon, train_start, train_end, status, cv_metrics, {reason}, created_at "
+            f"select model_id, model_type, horizon, train_start, train_end, status, cv_metrics, {reason}, created_at, "
+            f"{optimizer} "
             f"from ml.model_registry where status in ({', '.join('?' * len(statuses))}) "
             f"order by created_at desc, horizon", statuses).fetchall()
     if not rows:
@@ -306,10 +308,11 @@ def models(show_all: bool = False) -> int:
         return 0
     champions = sorted({r[2] for r in rows if r[5] == "champion"})
     print(f"champion per horizon: {', '.join(f'{h}d' for h in champions) or 'none'}")
-    table = [[m, t, h, _day(s), _day(e), st, _number(_metrics(cv).get("rank_ic")),
-              _number(_metrics(cv).get("rank_icir")), _number(_metrics(cv).get("ic"))]
-             for m, t, h, s, e, st, cv, _, _ in rows]
-    lines = _table(["model_id", "type", "horizon", "train_start", "train_end", "status", "rank_ic",
+    table = [[m, t, h, _day(s), _day(e), st, opt if isinstance(opt, str) else "-",
+              _number(_metrics(cv).get("rank_ic")), _number(_metrics(cv).get("rank_icir")),
+              _number(_metrics(cv).get("ic"))]
+             for m, t, h, s, e, st, cv, _, _, opt in rows]
+    lines = _table(["model_id", "type", "horizon", "train_start", "train_end", "status", "optimizer", "rank_ic",
                     "rank_icir", "ic"], table)
     print(lines[0])
     for line, row in zip(lines[1:], rows):

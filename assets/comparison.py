@@ -115,8 +115,11 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
                            ensemble_size=config.ensemble_size, tuning_iter=config.tuning_iter,
                            tuning_splits=config.tuning_splits, log=context.log.info)
     preds = {name: p[pd.to_datetime(p["date"]) >= test_from] for name, p in run.predictions.items()}
+    backtest_started = time.perf_counter()
     comparison = backtest_candidates(preds, config.optimizers, prices, regimes, sector, trading.spec(),
                                      index_close=index_close, final_start=final_start, n_jobs=config.n_jobs)
+    backtest_seconds = time.perf_counter() - backtest_started
+    context.log.info(f"backtests: {backtest_seconds:.1f}s")
     for note in comparison.notes:
         context.log.info(note)
     table = comparison.table.copy()
@@ -157,6 +160,9 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
         "final_end": as_of, "spec": json.dumps({**config.selection_spec().__dict__,
                                                  "weights": dict(config.selection_spec().weights)}),
         "params": json.dumps(run.params, default=str),
+        "seconds": json.dumps({**{k: round(v, 1) for k, v in run.seconds.items()},
+                               "backtests": round(backtest_seconds, 1),
+                               "total": round(time.perf_counter() - started, 1)}),
     }])
     with settings.warehouse() as con:
         con.execute("begin transaction")

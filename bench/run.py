@@ -308,6 +308,19 @@ def run_case(case: str, work: Path, project: Path, repeat: int) -> CaseResult:
             result.models["daily"] = {"error": tail(run.log)}
             result.stages.append(stage(case, "Dagster pipeline", run, rows, ok=False, note="failed"))
             print(tail(run.log), flush=True)
+        if run.returncode == 0:
+            # The model comparison on the same home: every candidate x optimizer (default config).
+            out_json = work / "compare.json"
+            run = run_child([PYTHON, "-m", "bench.compare", str(work / "home"), str(paths["prices"]),
+                             str(paths["macro"]), str(paths["sectors"]), str(out_json)], work / "compare.log")
+            f = json.loads(out_json.read_text()) if run.returncode == 0 else {"success": False}
+            result.models["compare"] = f
+            note = (f"{f['seconds']:.1f}s in-process; winner {f['winner']}, DSR {f['deflated_sharpe']}; "
+                    + ", ".join(f"{k} {v}s" for k, v in f["stage_seconds"].items())) if f.get("success") else "failed"
+            result.stages.append(Stage(case, "Dagster: model comparison (compare_job)", f.get("seconds", run.wall_s),
+                                       run.peak_rss_mb, rows, rows / max(f.get("seconds", run.wall_s), 1e-9),
+                                       ok=bool(f.get("success")), note=note))
+            report(result.stages[-1])
 
     out = work / "pandas_vs_sql.json"
     cmp = run_child([PYTHON, "-m", "bench.pandas_reference", str(warehouse), str(out),
@@ -421,6 +434,21 @@ def to_markdown(machine: dict[str, Any], cases: list[CaseResult]) -> str:
             out.append(f"| {c.case} | {o['parse_cold_s']:.2f} | {o['one_model_wall_s']:.2f} | "
                        f"{o['one_model_node_s']:.2f} | {o['one_model_overhead_s']:.2f} | {build_wall:.2f} | "
                        f"{b.get('elapsed_s') or 0:.2f} |")
+
+    for c in cases:
+        f = c.models.get("compare") if c.models else None
+        if f and f.get("success"):
+            out += ["", f"## Model comparison, {c.case}: Sharpe (net) per model x optimizer", "",
+                    f"Validation from {f['validation_start']}, final window from {f['final_start']}. "
+                    f"Winner: {f['winner']}; Deflated Sharpe {f['deflated_sharpe']} over {f['n_trials']} trials. "
+                    f"{f['reason']}", ""]
+            for window in ("validation", "final"):
+                matrix = f[f"sharpe_{window}"]
+                models = sorted(next(iter(matrix.values())))
+                out += [f"{window}:", "", "| model | " + " | ".join(matrix) + " |",
+                        "|---|" + "---:|" * len(matrix)]
+                out += [f"| {m} | " + " | ".join(f"{matrix[o].get(m)}" for o in matrix) + " |" for m in models]
+                out.append("")
 
     out += ["", f"## Slowest dbt build nodes (top {TOP_NODES} by execution time; 2 dbt threads)", "",
             "| case | node | type | seconds | status |", "|---|---|---|---:|---|"]

@@ -73,7 +73,7 @@ def test_grown_day_by_day_equals_built_from_scratch(tmp_path, slice_paths):
     inputs = {k: v for k, v in slice_paths.items() if k != "prices"}
     models = WAREHOUSE_ONLY.without_checks()  # the dbt tests run elsewhere; here only the tables count
     published = []
-    for last_date in ("2017-11-01", "2017-11-06", "2017-11-10"):
+    for last_date in ("2017-11-01", "2017-11-10"):  # nine new days, a glitch and a gap among them
         prices = _prices_through(slice_paths["prices"], tmp_path / f"prices_{last_date}.csv", last_date)
         materialize_pipeline(grown, prices=prices, **inputs, selection=models)
         publish_analytics(grown / "warehouse.duckdb", grown / "analytics.duckdb")
@@ -82,16 +82,16 @@ def test_grown_day_by_day_equals_built_from_scratch(tmp_path, slice_paths):
     materialize_pipeline(scratch, **slice_paths, selection=models)
 
     builds = _builds(grown)
-    assert builds["mode"].tolist() == ["full", "incremental", "incremental"]
-    assert builds["status"].tolist() == ["succeeded"] * 3
+    assert builds["mode"].tolist() == ["full", "incremental"]
+    assert builds["status"].tolist() == ["succeeded"] * 2
     assert str(builds["prices_through"].iloc[-1].date()) == "2017-11-10"
-    assert "new price rows after 2017-11-06" in builds["reason"].iloc[-1]
+    assert "new price rows after 2017-11-01" in builds["reason"].iloc[-1]
     assert _builds(scratch)["mode"].tolist() == ["full"]
     assert query(grown, "select count(*) as n from marts.quarantine where ticker = 'AMZN' and date = '2017-11-02'").n[0] == 1
     _assert_tables_equal(grown, scratch)
 
     # the publication after an incremental build refreshes only recent dates: same tables
-    assert published == ["full", "incremental", "incremental"]
+    assert published == ["full", "incremental"]
     with duckdb.connect(str(grown / "analytics.duckdb"), read_only=True) as con:
         for table, keys in TABLES.items():
             if table.startswith("marts."):
