@@ -19,6 +19,7 @@ def main() -> None:
                       TRADEPIPE_SECTORS=sectors)
     import dagster as dg
     import duckdb
+    import pandas as pd
 
     from assets.definitions import defs
 
@@ -34,8 +35,9 @@ def main() -> None:
             part = table[table["window"] == window]
             figures[f"sharpe_{window}"] = part.pivot(index="model", columns="optimizer", values="sharpe").round(2).to_dict()
         row = selection.iloc[0]
-        figures.update(winner=f"{row['winner_model']} x {row['winner_optimizer']}", reason=row["reason"],
-                       deflated_sharpe=None if row["deflated_sharpe"] != row["deflated_sharpe"] else float(row["deflated_sharpe"]),
+        winner = "none" if pd.isna(row["winner_model"]) else f"{row['winner_model']} x {row['winner_optimizer']}"
+        figures.update(winner=winner, reason=row["reason"],
+                       deflated_sharpe=None if pd.isna(row["deflated_sharpe"]) else round(float(row["deflated_sharpe"]), 3),
                        n_trials=int(row["n_trials"]), stage_seconds=json.loads(row["seconds"]),
                        validation_start=str(row["validation_start"]), final_start=str(row["final_start"]))
     Path(out).write_text(json.dumps(figures, indent=2, default=str))

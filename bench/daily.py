@@ -37,6 +37,7 @@ def main() -> None:
 
     day = latest_date(resolve_files(prices))
     files = [str(f) for f in resolve_files(prices)]
+    Path(home).mkdir(parents=True, exist_ok=True)
     earlier = Path(home) / "prices_before_last_day.csv.gz"
     with duckdb.connect() as con:  # the same text, one day shorter: only the last day is new
         con.execute(f"copy (select * from read_csv({files}, all_varchar=true) where date < '{day}') "
