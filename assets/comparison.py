@@ -70,22 +70,37 @@ def _candidates(names: list[str]):
     return [c for c in chosen if c.model_type != ENSEMBLE] + [c for c in chosen if c.model_type == ENSEMBLE]
 
 
-def _deployable(selection_table: pd.DataFrame) -> tuple[dict | None, str]:
-    """The best passing row that can score a day on its own (the ensemble cannot yet)."""
-    passing = selection_table[selection_table["passes"]].sort_values("rank")
-    if passing.empty:
-        return None, ""
-    best = passing.iloc[0].to_dict()
-    if best["model"] != ENSEMBLE:
-        return best, ""
-    others = passing[passing["model"] != ENSEMBLE]
-    if others.empty:
-        return None, (f"the winner is the rank ensemble ({best['optimizer']}), which cannot be promoted: "
-                      "the daily run scores with one model; no other candidate passes")
-    second = others.iloc[0].to_dict()
-    return second, (f"the winner is the rank ensemble ({best['optimizer']}, score {best['score']:.3f}), which "
-                    f"cannot be promoted (the daily run scores with one model); promoted instead the best "
-                    f"single model, {second['model']} x {second['optimizer']} (score {second['score']:.3f})")
+def _deployable(choice, validation: pd.DataFrame, spec: SelectionSpec) -> tuple[dict | None, str]:
+    """The row to promote: the winner, or -- when the winner is the rank ensemble, which cannot
+    score a day on its own -- the winner of the same selection run without the ensemble (so
+    the ensemble's row does not move the others' scaled scores)."""
+    winner = choice.winner
+    if winner is None or winner["model"] != ENSEMBLE:
+        return winner, ""
+    singles = select_champion(validation[validation["model"] != ENSEMBLE].reset_index(drop=True), spec)
+    head = (f"the winner is the rank ensemble ({winner['optimizer']}, score {winner['score']:.3f}), which cannot "
+            "be promoted (the daily run scores with one model)")
+    if singles.winner is None:
+        return None, f"{head}; no single model passes the thresholds"
+    best = singles.winner
+    return best, (f"{head}; promoted instead the best single model, {best['model']} x {best['optimizer']} "
+                  f"(score {best['score']:.3f} among the single models)")
+
+
+def _deflated(returns: pd.DataFrame, row: dict | None, validation: pd.DataFrame):
+    """Deflated Sharpe of ``row`` on the validation window, given every combination tried (the
+    variance of their per-day Sharpe ratios); None when it cannot be computed."""
+    if row is None:
+        return None
+    daily_sharpe = (validation["sharpe"] / np.sqrt(252)).to_numpy(dtype=float)
+    finite = daily_sharpe[np.isfinite(daily_sharpe)]
+    picked = returns[(returns["model"] == row["model"]) & (returns["optimizer"] == row["optimizer"])
+                     & (returns["window"] == "validation")]
+    try:
+        return deflated_sharpe_ratio(picked["net_return"].to_numpy(), n_trials=max(1, finite.size),
+                                     sharpe_variance=float(np.var(finite, ddof=1)) if finite.size > 1 else 0.0)
+    except ValueError:  # e.g. constant returns: no Sharpe to deflate
+        return None
 
 
 @dg.asset(key=MODEL_COMPARISON, deps=[TRAINING_PANEL, CHAMPION_MODEL, REGIMES, PRICES, INSTRUMENTS],
@@ -127,18 +142,10 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
                                    for _, row in table.iterrows()]
     validation = table[table["window"] == "validation"].reset_index(drop=True)
     choice = select_champion(validation, config.selection_spec())
-    promoted, substitution = _deployable(choice.table)
+    promoted, substitution = _deployable(choice, validation, config.selection_spec())
     reason = choice.reason + (f"; {substitution}" if substitution else "")
-
-    # Deflated Sharpe of the winner on the validation window, given every combination tried
-    daily_sharpe = validation["sharpe"] / np.sqrt(252)
-    dsr = None
-    if choice.winner is not None:
-        winner_returns = comparison.returns[(comparison.returns["model"] == choice.winner["model"])
-                                            & (comparison.returns["optimizer"] == choice.winner["optimizer"])
-                                            & (comparison.returns["window"] == "validation")]
-        dsr = deflated_sharpe_ratio(winner_returns["net_return"].to_numpy(), n_trials=len(validation),
-                                    sharpe_variance=float(np.nanvar(daily_sharpe, ddof=1)))
+    # the Deflated Sharpe of the model deployed (the winner when nothing can be deployed)
+    dsr = _deflated(comparison.returns, promoted or choice.winner, validation)
     final_rows = table[table["window"] == "final"]
 
     as_of = pd.Timestamp(dates[-1]).date()

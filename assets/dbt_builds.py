@@ -33,7 +33,7 @@ create table if not exists ops.dbt_builds (
 )
 """
 
-PRICE_COLUMNS = "date, ticker, open, high, low, close, volume, adj_close"
+PRICE_COLUMNS = "date, ticker, open, high, low, close, volume, adj_close, has_adj_close"
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,9 @@ def plan_build(con: duckdb.DuckDBPyConnection, inputs: str, full_refresh: bool =
     if last["inputs_digest"] != inputs:
         return BuildPlan("full", "the dbt models, their vars or raw.instruments changed since the last build")
     through = last["prices_through"]
-    through = None if pd.isna(through) else pd.Timestamp(through).date()
+    if pd.isna(through):
+        return BuildPlan("full", "the last build covered no price rows")
+    through = pd.Timestamp(through).date()
     rows, digest = prices_digest(con, through)
     if digest != last["prices_digest"] or rows != last["prices_rows"]:
         return BuildPlan("full", f"price rows dated on or before {through} changed since the last build "
@@ -101,19 +103,20 @@ def plan_build(con: duckdb.DuckDBPyConnection, inputs: str, full_refresh: bool =
 
 
 def record_start(con: duckdb.DuckDBPyConnection, plan: BuildPlan, inputs: str) -> int:
+    """Open the build's row with the digest of the price rows it is about to build from."""
     con.execute(BUILDS_DDL)
     build_id = con.execute("select coalesce(max(build_id), 0) + 1 from ops.dbt_builds").fetchone()[0]
-    con.execute("insert into ops.dbt_builds (build_id, started_at, mode, reason, status, inputs_digest) "
-                "values (?, now()::timestamp, ?, ?, 'running', ?)", [build_id, plan.mode, plan.reason, inputs])
-    return int(build_id)
-
-
-def record_end(con: duckdb.DuckDBPyConnection, build_id: int, status: str) -> None:
-    """Close the build's row with the digest of the prices it covered."""
     through, rows, digest = None, None, None
     if _table_exists(con, "raw", "prices"):
         through = con.execute("select max(date) from raw.prices").fetchone()[0]
         rows, digest = prices_digest(con, through)
-    con.execute("update ops.dbt_builds set finished_at = now()::timestamp, status = ?, prices_through = ?, "
-                "prices_rows = ?, prices_digest = ? where build_id = ?",
-                [status, through, rows, digest, build_id])
+    con.execute("insert into ops.dbt_builds (build_id, started_at, mode, reason, status, prices_through, "
+                "prices_rows, prices_digest, inputs_digest) values (?, now()::timestamp, ?, ?, 'running', ?, ?, ?, ?)",
+                [build_id, plan.mode, plan.reason, through, rows, digest, inputs])
+    return int(build_id)
+
+
+def record_end(con: duckdb.DuckDBPyConnection, build_id: int, status: str) -> None:
+    """Close the build's row: succeeded, failed or partial."""
+    con.execute("update ops.dbt_builds set finished_at = now()::timestamp, status = ? where build_id = ?",
+                [status, build_id])

@@ -32,7 +32,8 @@ _CATALOG = re.compile(r'\b"?warehouse"?\.')
 
 # Tables of incremental dbt models: after an incremental build only their recent dates change.
 INCREMENTAL_MARTS = ("fct_features", "fct_prices", "fct_labels")
-PUBLISHED_DDL = "create table if not exists ops.published (build_id bigint, prices_through date, mode varchar, published_at timestamp)"
+PUBLISHED_DDL = ("create table if not exists ops.published (build_id bigint, build_started_at timestamp, "
+                 "prices_through date, mode varchar, published_at timestamp)")
 
 
 def _has_builds(con: duckdb.DuckDBPyConnection) -> bool:
@@ -48,15 +49,16 @@ def _incremental_since(warehouse: duckdb.DuckDBPyConnection, target: Path) -> tu
         return None
     try:
         with duckdb.connect(str(target), read_only=True) as old:
-            last = old.execute("select build_id, prices_through from ops.published").fetchone()
+            last = old.execute("select build_id, prices_through, build_started_at from ops.published").fetchone()
     except duckdb.Error:
         return None
-    if last is None or last[0] is None or last[1] is None:
+    if last is None or None in last:
         return None
     since = warehouse.execute("select count(*), count(*) filter (where mode = 'incremental' and status = 'succeeded') "
                               "from src.ops.dbt_builds where build_id > ?", [last[0]]).fetchone()
-    published = warehouse.execute("select count(*) from src.ops.dbt_builds where build_id = ? and status = 'succeeded'",
-                                  [last[0]]).fetchone()[0]
+    # the same build of the same warehouse (a rebuilt warehouse numbers its builds from 1 again)
+    published = warehouse.execute("select count(*) from src.ops.dbt_builds where build_id = ? and started_at = ? "
+                                  "and status = 'succeeded'", [last[0], last[2]]).fetchone()[0]
     return (last[0], last[1]) if published and since[0] == since[1] else None
 
 
@@ -111,8 +113,9 @@ def _publish(warehouse: Path, target: Path, schemas: tuple[str, ...], previous: 
                 if (schema, table) not in kept:
                     con.execute(f'create table {schema}."{table}" as select * from src.{schema}."{table}"')
                 counts[f"{schema}.{table}"] = con.execute(f'select count(*) from {schema}."{table}"').fetchone()[0]
-            build = con.execute("select max(build_id) from src.ops.dbt_builds where status = 'succeeded'"
-                                ).fetchone()[0] if _has_builds(con) else None
+            build = con.execute("select build_id, started_at from src.ops.dbt_builds where status = 'succeeded' "
+                                "order by build_id desc limit 1").fetchone() if _has_builds(con) else None
+            build = build or (None, None)
             through = con.execute("select max(date) from src.marts.fct_prices").fetchone()[0] \
                 if ("marts", "fct_prices") in set(tables) else None
             con.execute("detach src")
@@ -120,8 +123,8 @@ def _publish(warehouse: Path, target: Path, schemas: tuple[str, ...], previous: 
                 con.execute(_CATALOG.sub("", sql))
             con.execute(PUBLISHED_DDL)
             con.execute("delete from ops.published")
-            con.execute("insert into ops.published values (?, ?, ?, now()::timestamp)",
-                        [build, through, "incremental" if previous is not None else "full"])
+            con.execute("insert into ops.published values (?, ?, ?, ?, now()::timestamp)",
+                        [build[0], build[1], through, "incremental" if previous is not None else "full"])
             con.execute("checkpoint")
         finally:
             con.close()

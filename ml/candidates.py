@@ -181,6 +181,9 @@ def train_candidates(
     for candidate in candidates:
         started = time.perf_counter()
         if candidate.model_type == ENSEMBLE:
+            if ensemble_size < 2 or len(predictions) < 2:
+                raise ValueError(f"the rank ensemble needs ensemble_size >= 2 (got {ensemble_size}) and at least "
+                                 f"two model candidates before it (got {list(predictions)})")
             members = _best_members(predictions, final_ts, ensemble_size)
             predictions[candidate.name] = rank_ensemble(predictions, members)
             params[candidate.name] = {"members": members}

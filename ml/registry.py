@@ -815,13 +815,17 @@ def register(registry: pd.DataFrame | None, row: Mapping[str, Any]) -> pd.DataFr
       does not change the registry: idempotent).
     * A new champion retires the previous champion of the same horizon
       (``status="retired"``, reason naming the successor).
+    * Columns beyond :data:`REGISTRY_COLUMNS` (of the registry or of ``row``)
+      are kept; rows without them get NA.
 
     The input frame is not modified.
     """
     new = dict(row)
     if new.get("status") not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {new.get('status')!r}")
-    columns = list(dict.fromkeys([*REGISTRY_COLUMNS, *new]))
+    # extra columns (e.g. a champion's optimizer) survive rows that do not carry them
+    previous = () if registry is None else tuple(registry.columns)
+    columns = list(dict.fromkeys([*REGISTRY_COLUMNS, *previous, *new]))
     frame = (
         pd.DataFrame(columns=columns)
         if registry is None or len(registry) == 0

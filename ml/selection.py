@@ -318,10 +318,10 @@ def expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
     Sharpe ratios. A single trial has nothing to deflate: 0.
     """
     n_trials = _check_int(n_trials, "n_trials", 1)
+    if n_trials == 1:  # whatever the variance (undefined for one trial)
+        return 0.0
     if not _finite(sharpe_variance) or sharpe_variance < 0:
         raise ValueError(f"sharpe_variance must be a finite number >= 0, got {sharpe_variance!r}")
-    if n_trials == 1:
-        return 0.0
     inv = _NORMAL.inv_cdf
     z = (1 - EULER_GAMMA) * inv(1 - 1 / n_trials) + EULER_GAMMA * inv(1 - 1 / (n_trials * math.e))
     return math.sqrt(sharpe_variance) * z

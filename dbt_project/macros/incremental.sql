@@ -12,8 +12,8 @@
 
 
 {% macro last_built_date() -%}
-    {#- The last date in this model's table (incremental runs only). -#}
-    (select max(date) from {{ this }})
+    {#- The last date in this model's table (incremental runs only); an empty table builds all. -#}
+    (select coalesce(max(date), date '0001-01-01') from {{ this }})
 {%- endmacro %}
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from assets.comparison import _deployable
+from ml.selection import SelectionSpec, select_champion
 
 from tests.helpers import SAMPLE_LAST_DATE, materialize_pipeline, query
 
@@ -98,12 +99,14 @@ def test_no_candidate_passing_keeps_the_champion(compared):
 
 def test_an_ensemble_winner_is_not_deployed_but_said_so():
     rows = pd.DataFrame({"model": ["ensemble", "ridge", "lightgbm"], "optimizer": ["hrp", "equal_weight", "hrp"],
-                         "passes": [True, True, False], "score": [0.9, 0.7, float("nan")],
-                         "rank": pd.array([1, 2, pd.NA], dtype="Int64")})
-    promoted, why = _deployable(rows)
+                         "sharpe": [2.0, 1.5, 1.2], "max_drawdown": [-0.1, -0.1, -0.1], "calmar": [2.0, 1.0, 0.6],
+                         "turnover": [0.05, 0.05, 0.05], "regime_consistency": [1.0, 1.0, 1.0]})
+    spec = SelectionSpec()
+    promoted, why = _deployable(select_champion(rows, spec), rows, spec)
     assert (promoted["model"], promoted["optimizer"]) == ("ridge", "equal_weight")
-    assert "rank ensemble (hrp, score 0.900), which cannot be promoted" in why
-    promoted, why = _deployable(rows.assign(passes=[True, False, False]))
-    assert promoted is None and "no other candidate passes" in why
-    promoted, why = _deployable(rows.iloc[1:])
+    assert "rank ensemble (hrp, score 1.000), which cannot be promoted" in why and "ridge x equal_weight" in why
+    weak = rows.assign(sharpe=[2.0, 0.5, 0.4])
+    promoted, why = _deployable(select_champion(weak, spec), weak, spec)
+    assert promoted is None and "no single model passes the thresholds" in why
+    promoted, why = _deployable(select_champion(rows.iloc[1:], spec), rows.iloc[1:], spec)
     assert promoted["model"] == "ridge" and why == ""

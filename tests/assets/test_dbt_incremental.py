@@ -131,6 +131,7 @@ def _bars(dates: list[str], ticker: str = "A") -> pd.DataFrame:
     ("failed_build", "did not finish (failed)"),
     ("forced", "a full refresh was asked for"),
     ("renamed_file", "incremental"),
+    ("adj_close_flag", "price rows dated on or before 2024-01-03 changed"),
 ])
 def test_plan_names_the_reason_for_a_full_refresh(tmp_path, change, expected):
     con = _warehouse_with_build(tmp_path / "w.duckdb", _bars(["2024-01-02", "2024-01-03"]))
@@ -154,6 +155,8 @@ def test_plan_names_the_reason_for_a_full_refresh(tmp_path, change, expected):
         build = dbt_builds.record_start(con, dbt_builds.BuildPlan("incremental", "x"),
                                         dbt_builds.inputs_digest(con, DBT_PROJECT_DIR, {}))
         dbt_builds.record_end(con, build, "failed")
+    elif change == "adj_close_flag":
+        con.execute("update raw.prices set has_adj_close = true where date = '2024-01-02'")
     elif change == "renamed_file":
         con.execute("update raw.prices set source_file = 'b.csv'")
     inputs = dbt_builds.inputs_digest(con, DBT_PROJECT_DIR, dbt_vars)

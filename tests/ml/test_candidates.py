@@ -75,5 +75,5 @@ def test_a_shortened_walk_forward_keeps_the_full_one_on_its_folds(panel):
 def test_names_must_be_unique_and_an_ensemble_needs_models(panel):
     with pytest.raises(ValueError, match="unique"):
         train_candidates(panel, [Candidate("a", "ridge"), Candidate("a", "ridge")], SPEC, test_from=panel["date"].max())
-    with pytest.raises(ValueError, match="needs at least one model"):
+    with pytest.raises(ValueError, match="at least two model candidates"):
         train_candidates(panel, [Candidate(ENSEMBLE, ENSEMBLE)], SPEC, test_from=panel["date"].max())

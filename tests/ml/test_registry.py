@@ -309,3 +309,16 @@ def test_current_champion_and_register(models: dict) -> None:
     assert list(register(None, row)["model_id"]) == [model.model_id]
     with pytest.raises(ValueError, match="status must be one of"):
         register(registry, {**row, "status": "gold"})
+
+
+def test_extra_columns_survive_rows_without_them(models: dict) -> None:
+    """A champion's optimizer (added by the model comparison) outlives a later retrain's rows."""
+    champion = {**registry_row(models["ridge"], "champion", {"rank_ic": 0.03}, "/m", "v1"),
+                "optimizer": "hrp", "selection": '{"weights": {}}'}
+    registry = register(None, champion)
+    fold = registry_row(models["lightgbm"], "fold", {}, "/m", "v1")
+    challenger = registry_row(models["lightgbm"], "challenger", {"rank_ic": 0.0}, "/m", "v1", "worse")
+    after = register(register(registry, fold), challenger)
+    kept = current_champion(after, 5)
+    assert (kept["optimizer"], kept["selection"]) == ("hrp", '{"weights": {}}')
+    assert pd.isna(after.set_index("model_id").loc[challenger["model_id"], "optimizer"])
