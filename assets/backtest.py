@@ -23,8 +23,9 @@ LABELS = dg.AssetKey(["marts", "fct_labels"])
 BACKTEST = dg.AssetKey(["trading", "backtest"])
 
 
-def champion_oos(con: duckdb.DuckDBPyConnection, horizon: int) -> tuple[str, pd.DataFrame]:
-    """The champion's model id and its walk-forward out-of-sample predictions with their labels."""
+def champion_oos(con: duckdb.DuckDBPyConnection, horizon: int, since=None) -> tuple[str, pd.DataFrame]:
+    """The champion's model id and its walk-forward out-of-sample predictions with their labels
+    (from ``since`` on, when given)."""
     reg = con.execute("select * from ml.model_registry").df() if table_exists(con, "ml.model_registry") else None
     champion = registry.current_champion(reg, horizon) if reg is not None else None
     if champion is None:
@@ -32,10 +33,10 @@ def champion_oos(con: duckdb.DuckDBPyConnection, horizon: int) -> tuple[str, pd.
     preds = con.execute("""
         select p.date, p.ticker, p.yhat, p.yhat_std, p.prob_up, l.fwd_excess_return, l.label_end_date
         from ml.preds p left join marts.fct_labels l using (ticker, date, horizon)
-        where p.kind = 'oos' and p.horizon = ?
+        where p.kind = 'oos' and p.horizon = ? and p.date >= ?
           and p.model_id in (select fold_model_id from ml.cv_folds where model_id = ?)
         order by p.date, p.ticker
-    """, [horizon, champion["model_id"]]).df()
+    """, [horizon, pd.Timestamp(since or "1900-01-01").date(), champion["model_id"]]).df()
     if preds.empty:
         raise ValueError(f"the champion {champion['model_id']} has no out-of-sample predictions in ml.preds")
     return champion["model_id"], preds

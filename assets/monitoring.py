@@ -31,6 +31,7 @@ class MonitoringConfig(dg.Config):
     psi_warn: float = Field(default=0.1, description="Feature PSI from which a feature is 'warn'.")
     psi_alert: float = Field(default=0.25, description="Feature PSI from which a feature is 'alert'.")
     train_sample_rows: int = Field(default=200_000, description="Rows of the training span sampled (seeded) for PSI.")
+    history_days: int = Field(default=756, description="Trailing calendar span (days) of matured predictions the IC history covers; enough for the drift rule's window and lookback.")
 
 
 def _training_sample(con, settings: TradepipeSettings, model_id: str, cols: str, start, end, rows: int) -> pd.DataFrame:
@@ -58,9 +59,11 @@ def monitoring(context: dg.AssetExecutionContext, settings: TradepipeSettings, t
     with settings.warehouse(read_only=True) as con:
         as_of = market_date(context)
         model_id, _ = predictions_on(con, as_of, trading.horizon)
-        _, preds = champion_oos(con, trading.horizon)
-        preds = preds.merge(con.execute("select ticker, date, fwd_return from marts.fct_labels where horizon = ?",
-                                        [trading.horizon]).df(), on=["ticker", "date"], how="left")
+        since = as_of - pd.Timedelta(days=config.history_days)
+        _, preds = champion_oos(con, trading.horizon, since=since)
+        preds = preds.merge(con.execute("select ticker, date, fwd_return from marts.fct_labels "
+                                        "where horizon = ? and date >= ?", [trading.horizon, since.date()]).df(),
+                            on=["ticker", "date"], how="left")
         champion = con.execute("select features, train_start, train_end from ml.model_registry where model_id = ?",
                                [model_id]).fetchone()
         features = json.loads(champion[0]) if isinstance(champion[0], str) else list(champion[0])

@@ -106,7 +106,7 @@ def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, sett
         "features": dg.MetadataValue.json(features),
         "index_with_regimes": metadata.chart(chart_png, settings.home_path / "charts" / "regimes.png"),
     })
-    yield dg.MaterializeResult(asset_key=REGIME_MODEL, metadata=_model_metadata(latest, prepared, config))
+    yield dg.MaterializeResult(asset_key=REGIME_MODEL, metadata=_model_metadata(latest, prepared, config, folder))
 
 
 def _index_chart(settings: TradepipeSettings, history: pd.DataFrame) -> bytes:
@@ -117,13 +117,24 @@ def _index_chart(settings: TradepipeSettings, history: pd.DataFrame) -> bytes:
     return charts.regime_chart(level.loc[regimes.index.min():], regimes)
 
 
-def _model_metadata(detector: RegimeDetector, prepared: pd.DataFrame, config: RegimeConfig) -> dict:
-    diagnostics = detector.diagnostics()
+def _n_states_table(detector: RegimeDetector, prepared: pd.DataFrame, config: RegimeConfig, folder) -> pd.DataFrame:
+    """AIC/BIC of 2-5 states on the model's training span: four fits, done once per model and
+    kept beside its artifact (the latest model changes once a quarter, the daily run reads it)."""
+    path = folder / f"{detector.model_id}.n_states.pkl"
+    if path.exists():
+        return pd.read_pickle(path)
     training = prepared.loc[detector.train_start_:detector.train_end_]
     selection = RegimeDetector.select_n_states(
         training, candidates=(2, 3, 4, 5), features=detector.features_, risk_feature=detector.risk_feature_,
         n_restarts=1, random_state=config.seed,
     )
+    selection.to_pickle(path)
+    return selection
+
+
+def _model_metadata(detector: RegimeDetector, prepared: pd.DataFrame, config: RegimeConfig, folder) -> dict:
+    diagnostics = detector.diagnostics()
+    selection = _n_states_table(detector, prepared, config, folder)
     return {
         "model_id": detector.model_id,
         "train_start": str(pd.Timestamp(detector.train_start_).date()),
