@@ -43,11 +43,11 @@ demo: setup
 	$(BIN)/tradepipe summary
 
 # Every candidate model x optimizer compared; the winner becomes champion with its optimizer
-# (ml.model_comparison, reports/model_selection/). Then the daily run for the demo date again,
-# traded by the new champion.
+# (ml.model_comparison, reports/model_selection/). Then the demo's assets again: the backtest and
+# the demo date's trades by the champion (unchanged when no candidate passed the thresholds).
 compare: setup
-	$(BIN)/dagster asset materialize -m assets.definitions --select '+ml/model_comparison'
-	$(BIN)/dagster job execute -m assets.definitions -j daily_job --tags '{"dagster/partition": "$(DEMO_DATE)"}'
+	$(BIN)/dagster asset materialize -m assets.definitions --select '*ml/model_comparison'
+	$(BIN)/dagster asset materialize -m assets.definitions --select 'not group:selection' --partition $(DEMO_DATE)
 	$(BIN)/tradepipe summary
 
 # The browser test drives Debian's Chromium: installed here when missing and possible (root and
