@@ -14,11 +14,11 @@ from pydantic import Field
 
 from assets import metadata
 from assets.backtest import backtest_inputs
-from assets.resources import TradepipeSettings, TradingSettings
+from assets.resources import DEFAULT_OPTIMIZER, TradepipeSettings, TradingSettings
 from assets.tables import table_exists
 from assets.trading import INSTRUMENTS, PRICES, REGIMES
 from assets.training import CHAMPION_MODEL, TRAINING_PANEL, _load_registry, save_training
-from ml import charts, training
+from ml import charts, registry, training
 from ml.candidates import ENSEMBLE, default_candidates, train_candidates
 from ml.comparison import backtest_candidates, sharpe_matrix, window_split
 from ml.selection import (DEFAULT_WEIGHTS, SelectionSpec, deflated_sharpe_ratio, regime_consistency,
@@ -153,6 +153,8 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
     if promoted is not None and config.promote:
         promoted_id = _promote(context, settings, reg, panel, run.params[promoted["model"]],
                                candidates, promoted, config, as_of, reason, dsr)
+    elif config.promote:
+        _record_kept_optimizer(settings, reg, config.horizon, trading, as_of, reason)
     scored = choice.table[["model", "optimizer", "passes", "failed", "score", "rank"]].assign(window="validation")
     table = table.merge(scored, on=["model", "optimizer", "window"], how="left")
     selection_row = pd.DataFrame([{
@@ -223,6 +225,23 @@ def _equity_curves(returns: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         r = r.assign(date=pd.to_datetime(r["date"])).sort_values("date").set_index("date")["net_return"]
         curves[f"{row['model']} x {row['optimizer']}"] = (1 + r).cumprod()
     return pd.DataFrame(curves)
+
+
+def _record_kept_optimizer(settings, reg: pd.DataFrame, horizon: int, trading: TradingSettings, as_of, reason) -> None:
+    """No candidate passed: the champion stays, and the optimizer it trades with (its own, or the
+    trading resource's) is written on its registry row with the selection's reason."""
+    champion = registry.current_champion(reg, horizon)
+    if champion is None:
+        return
+    kept = champion.get("optimizer")
+    if not isinstance(kept, str) or not kept:
+        kept = DEFAULT_OPTIMIZER if trading.optimizer == "champion" else trading.optimizer
+    row = {**champion, "optimizer": kept,
+           "selection": json.dumps({"selected_on": str(as_of), "kept": True, "optimizer": kept, "reason": reason})}
+    reg = registry.register(reg, row)
+    with settings.warehouse() as con:
+        con.register("registry_frame", reg)
+        con.execute("create or replace table ml.model_registry as select * from registry_frame")
 
 
 def _promote(context, settings, reg, panel, params, candidates, promoted, config, as_of, reason, dsr) -> str:

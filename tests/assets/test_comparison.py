@@ -92,6 +92,8 @@ def test_no_candidate_passing_keeps_the_champion(compared):
     assert result.success
     after = _champions(compared)
     assert after["model_id"].tolist() == before["model_id"].tolist()
+    assert after["optimizer"].tolist() == before["optimizer"].tolist()  # recorded, unchanged
+    assert json.loads(after["selection"].iloc[0])["kept"] is True
     last = query(compared, "select * from ml.model_selection order by selected_at").iloc[-1]
     assert last["winner_model"] is None or last["winner_model"] != last["winner_model"]
     assert "no candidate passes the thresholds" in last["reason"] and "champion stays" in last["reason"]
