@@ -48,9 +48,11 @@ class SelectionReport:
     final_start: Any
 
 
-def _dsr_line(d: DeflatedSharpe | None) -> str:
+def _dsr_line(d: DeflatedSharpe | None, has_winner: bool) -> str:
     if d is None:
-        return '<p class="muted">No winner, so no Deflated Sharpe Ratio.</p>'
+        why = ("its validation returns have no Sharpe ratio to deflate (constant returns)" if has_winner
+               else "there is no winner")
+        return f'<p class="muted">No Deflated Sharpe Ratio: {why}.</p>'
     return (f"<p>Deflated Sharpe Ratio of the winner: <b>{d.dsr:.3f}</b> -- the probability that its "
             f"validation Sharpe ({d.sharpe * 252 ** 0.5:.2f} annualised) beats the best of {d.n_trials} "
             f"skill-less trials ({d.benchmark_sharpe * 252 ** 0.5:.2f} annualised expected maximum), given "
@@ -81,7 +83,7 @@ def render_html(r: SelectionReport) -> str:
         f"<p class=\"meta\">Horizon {r.horizon} days. Validation window from {_e(pd.Timestamp(r.validation_start).date())}; "
         f"untouched final window from {_e(pd.Timestamp(r.final_start).date())} to {_e(day)} (never used to choose).</p>",
         f"<div class=\"banner {'ok' if r.winner else 'review'}\">{_e(r.reason)}</div>",
-        promoted, _dsr_line(r.deflated),
+        promoted, _dsr_line(r.deflated, r.winner is not None),
         "<h2>Sharpe, validation window (models x optimizers)</h2>", _matrix(r.sharpe_matrix),
         "<h2>Sharpe, final window (reported only)</h2>", _matrix(r.final_matrix),
         "<h2>Equity of the top five (validation, then final)</h2>",
