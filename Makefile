@@ -42,11 +42,12 @@ demo: setup
 	$(BIN)/dagster asset materialize -m assets.definitions --select 'not group:selection' --partition $(DEMO_DATE)
 	$(BIN)/tradepipe summary
 
-# Every candidate model x optimizer compared; the winner becomes champion with its optimizer
-# (ml.model_comparison, reports/model_selection/). Then the demo's assets again: the backtest and
-# the demo date's trades by the champion (unchanged when no candidate passed the thresholds).
-compare: setup
-	$(BIN)/dagster asset materialize -m assets.definitions --select '*ml/model_comparison'
+# After the demo's pipeline, every candidate model x optimizer compared (compare_job); the winner
+# becomes champion with its optimizer (ml.model_comparison, reports/model_selection/). Then the
+# demo's assets again: the backtest and the demo date's trades by the champion (unchanged when no
+# candidate passed the thresholds).
+compare: demo
+	$(BIN)/dagster job execute -m assets.definitions -j compare_job
 	$(BIN)/dagster asset materialize -m assets.definitions --select 'not group:selection' --partition $(DEMO_DATE)
 	$(BIN)/tradepipe summary
 
