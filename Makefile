@@ -14,9 +14,9 @@ export DO_NOT_TRACK := 1
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.md' \) -print)
 
-.PHONY: browser setup demo compare test ui bench clean
+.PHONY: browser setup dagster-home demo compare test ui bench clean
 
-setup: $(VENV)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+setup: $(VENV)/.installed $(MANIFEST) dagster-home
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,12 +28,14 @@ $(VENV)/.installed: pyproject.toml uv.lock
 # Parsed against the warehouse the runs use, so their partial parse stays valid (dbt re-parses
 # everything when the rendered profile changes).
 $(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
-	cd dbt_project && TRADEPIPE_WAREHOUSE=$(TRADEPIPE_HOME)/warehouse.duckdb ../$(BIN)/dbt parse --quiet --profiles-dir .
+	cd dbt_project && TRADEPIPE_WAREHOUSE="$(TRADEPIPE_HOME)/warehouse.duckdb" ../$(BIN)/dbt parse --quiet --profiles-dir .
 	@touch $@
 
-$(DAGSTER_HOME)/dagster.yaml:
-	@mkdir -p $(DAGSTER_HOME)
-	@printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $@
+# The Dagster instance folder (quoted: a home path may hold spaces).
+dagster-home:
+	@mkdir -p "$(DAGSTER_HOME)"
+	@test -f "$(DAGSTER_HOME)/dagster.yaml" || \
+	  printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > "$(DAGSTER_HOME)/dagster.yaml"
 
 # The market date the demo trades: the bundled sample's last day (set DEMO_DATE for other data).
 DEMO_DATE ?= 2017-11-10
@@ -71,4 +73,4 @@ bench: setup
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(TRADEPIPE_HOME) dbt_project/target dbt_project/logs
+	rm -rf "$(TRADEPIPE_HOME)" dbt_project/target dbt_project/logs

@@ -8,35 +8,31 @@ import duckdb
 import pandas as pd
 
 from assets import metadata
+from assets.dbt import DIM_INSTRUMENTS, FCT_LABELS, FCT_PRICES
+from assets.ingest import RAW_MACRO
+from assets.portfolio import champion_optimizer
+from assets.regimes import REGIMES
 from assets.resources import TradepipeSettings, TradingSettings
-from assets.tables import table_exists
-from assets.trading import INSTRUMENTS, PRICES, REGIMES, champion_optimizer, sectors
-from ml import charts, registry
+from assets.training import CHAMPION_MODEL, OOS_PREDICTIONS
+from assets.warehouse import backtest as backtest_tables
+from assets.warehouse import marts, preds as preds_table, regimes as regime_tables
+from assets.warehouse import registry as registry_table
+from assets.warehouse.connection import transaction
+from ml import charts
 from ml.backtest import STRATEGY, BacktestResult, run_backtest
 from ml.metrics import daily_ic
 from ml.performance import drawdown, performance_summary, regime_breakdown
 
-OOS_PREDICTIONS = dg.AssetKey(["ml", "oos_predictions"])
-CHAMPION_MODEL = dg.AssetKey(["ml", "champion_model"])
-RAW_MACRO = dg.AssetKey(["raw", "macro"])
-LABELS = dg.AssetKey(["marts", "fct_labels"])
 BACKTEST = dg.AssetKey(["trading", "backtest"])
 
 
 def champion_oos(con: duckdb.DuckDBPyConnection, horizon: int, since=None) -> tuple[str, pd.DataFrame]:
     """The champion's model id and its walk-forward out-of-sample predictions with their labels
     (from ``since`` on, when given)."""
-    reg = con.execute("select * from ml.model_registry").df() if table_exists(con, "ml.model_registry") else None
-    champion = registry.current_champion(reg, horizon) if reg is not None else None
+    champion = registry_table.champion(con, horizon)
     if champion is None:
         raise ValueError(f"no champion model for horizon {horizon}: materialize ml/champion_model first")
-    preds = con.execute("""
-        select p.date, p.ticker, p.yhat, p.yhat_std, p.prob_up, l.fwd_excess_return, l.label_end_date
-        from ml.preds p left join marts.fct_labels l using (ticker, date, horizon)
-        where p.kind = 'oos' and p.horizon = ? and p.date >= ?
-          and p.model_id in (select fold_model_id from ml.cv_folds where model_id = ?)
-        order by p.date, p.ticker
-    """, [horizon, pd.Timestamp(since or "1900-01-01").date(), champion["model_id"]]).df()
+    preds = preds_table.walk_forward_history(con, horizon, champion["model_id"], since).drop(columns=["fwd_return"])
     if preds.empty:
         raise ValueError(f"the champion {champion['model_id']} has no out-of-sample predictions in ml.preds")
     return champion["model_id"], preds
@@ -45,12 +41,10 @@ def champion_oos(con: duckdb.DuckDBPyConnection, horizon: int, since=None) -> tu
 def backtest_inputs(con: duckdb.DuckDBPyConnection, first_date) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.Series]:
     """What a backtest from ``first_date`` reads: prices (with 400 days of history before it for the
     covariance windows), the regime of every date, sectors and the ^GSPC close."""
-    prices = con.execute("""select ticker, date, open, close, adv_20d_shares from marts.fct_prices
-                            where date >= ? - interval 400 day""", [first_date]).df()
-    regimes = con.execute("select date, regime from ml.regimes").df()
-    index = con.execute("select date, value from raw.macro where series = '^GSPC'").df()
+    prices = marts.prices_since(con, first_date, days_before=400)
+    regimes = regime_tables.history(con)[["date", "regime"]]
     regimes = regimes.assign(date=pd.to_datetime(regimes["date"])).set_index("date")["regime"]
-    return prices, regimes, sectors(con), index.set_index("date")["value"]
+    return prices, regimes, marts.sectors(con), marts.index_close(con)
 
 
 def summarize(result: BacktestResult, ic: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -72,13 +66,7 @@ def summarize(result: BacktestResult, ic: pd.Series) -> tuple[pd.DataFrame, pd.D
     return pd.DataFrame(rows), regimes.reset_index()
 
 
-def _as_dates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Market-date columns as DATE in the warehouse (as in every other table), not TIMESTAMP."""
-    cols = [c for c in ("date", "trade_date", "return_end_date") if c in frame]
-    return frame.assign(**{c: pd.to_datetime(frame[c]).dt.date for c in cols})
-
-
-@dg.asset(key=BACKTEST, deps=[OOS_PREDICTIONS, CHAMPION_MODEL, REGIMES, PRICES, INSTRUMENTS, RAW_MACRO, LABELS],
+@dg.asset(key=BACKTEST, deps=[OOS_PREDICTIONS, CHAMPION_MODEL, REGIMES, FCT_PRICES, DIM_INSTRUMENTS, RAW_MACRO, FCT_LABELS],
           group_name="trading", kinds={"duckdb"})
 def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
              trading: TradingSettings) -> dg.MaterializeResult:
@@ -106,16 +94,10 @@ def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
     summary = summary.assign(model_id=model_id, optimizer=spec.portfolio.optimizer)
     by_regime = by_regime.assign(model_id=model_id, optimizer=spec.portfolio.optimizer)
     daily = result.daily.assign(model_id=model_id, optimizer=spec.portfolio.optimizer)
-    with settings.warehouse() as con:
-        con.execute("begin transaction")
-        con.execute("create schema if not exists trading")
-        for name, frame in [("backtest_daily", daily), ("backtest_summary", summary),
-                            ("backtest_regimes", by_regime), ("backtest_weights", result.weights),
-                            ("backtest_trades", result.trades), ("backtest_positions", result.positions)]:
-            con.register("_frame", _as_dates(frame))
-            con.execute(f"create or replace table trading.{name} as select * from _frame")
-            con.unregister("_frame")
-        con.execute("commit")
+    with settings.warehouse() as con, transaction(con):
+        backtest_tables.write(con, {"backtest_daily": daily, "backtest_summary": summary,
+                                    "backtest_regimes": by_regime, "backtest_weights": result.weights,
+                                    "backtest_trades": result.trades, "backtest_positions": result.positions})
     for note in result.notes[:20]:
         context.log.warning(note)
     equity = daily.pivot(index="date", columns="strategy", values="equity")

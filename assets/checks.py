@@ -1,4 +1,5 @@
-"""Asset checks beyond the dbt tests (which dagster-dbt turns into checks on their models)."""
+"""Data-quality checks beyond the dbt tests (which dagster-dbt turns into checks on their models),
+and the freshness policy of the daily outputs."""
 
 
 from datetime import timedelta
@@ -6,24 +7,36 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
+from assets.dbt import FCT_PRICES, QUARANTINE
+from assets.ingest import RAW_PRICES
 from assets.resources import TradepipeSettings
+from assets.warehouse import marts
+from assets.warehouse.connection import scalar
 from ml.market_calendar import calendar, last_completed_session
-
-QUARANTINE = dg.AssetKey(["marts", "quarantine"])
 
 # Above this share of quarantined bars the input is more likely broken than glitchy.
 MAX_QUARANTINED_SHARE = 0.01
+
+# Daily outputs must be refreshed after each weekday's close (the daily schedule runs at 18:30
+# New York time). A cron cannot see NYSE holidays: on a holiday these read overdue.
+DAILY_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 20 * * 1-5", lower_bound_delta=timedelta(hours=2),
+                                          timezone="America/New_York")
+
+
+def run_market_date(context: dg.AssetCheckExecutionContext) -> pd.Timestamp | None:
+    """The market date (partition) the run materializes; None for an unpartitioned run."""
+    try:
+        key = context.run.tags.get("dagster/partition")
+    except dg.DagsterError:  # invoked directly, outside a run: no run, no partition
+        return None
+    return pd.Timestamp(key) if key else None
 
 
 @dg.asset_check(asset=QUARANTINE, description="Counts quarantined bars by rule; warns when more than 1% of bars are quarantined.")
 def quarantine_share(settings: TradepipeSettings) -> dg.AssetCheckResult:
     with settings.warehouse(read_only=True) as con:
-        by_rule = dict(con.execute(
-            "select rule, count(*) from marts.quarantine group by rule order by rule"
-        ).fetchall())
-        quarantined, bars = con.execute(
-            "select count(*) filter (where not is_valid), count(*) from intermediate.int_prices_flagged"
-        ).fetchone()
+        by_rule = marts.quarantine_by_rule(con)
+        quarantined, bars = marts.quarantined_bars(con)
     share = quarantined / bars if bars else 0.0
     return dg.AssetCheckResult(
         passed=share <= MAX_QUARANTINED_SHARE,
@@ -37,20 +50,11 @@ def quarantine_share(settings: TradepipeSettings) -> dg.AssetCheckResult:
     )
 
 
-RAW_PRICES = dg.AssetKey(["raw", "prices"])
-FCT_PRICES = dg.AssetKey(["marts", "fct_prices"])
-
-# Daily outputs must be refreshed after each weekday's close (the daily schedule runs at 18:30
-# New York time). A cron cannot see NYSE holidays: on a holiday these read overdue.
-DAILY_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 20 * * 1-5", lower_bound_delta=timedelta(hours=2),
-                                          timezone="America/New_York")
-
-
 @dg.asset_check(asset=RAW_PRICES, description="Warns when the latest market date in raw.prices is older than "
                                                "the last completed NYSE session before the run.")
 def prices_fresh(settings: TradepipeSettings) -> dg.AssetCheckResult:
     with settings.warehouse(read_only=True) as con:
-        latest = con.execute("select max(cast(date as date)) from raw.prices").fetchone()[0]
+        latest = scalar(con, "select max(cast(date as date)) from raw.prices")
     expected = last_completed_session(pd.Timestamp.now(tz="UTC"))
     latest_ts = pd.Timestamp(latest) if latest is not None else None
     behind = (len(calendar().sessions_in_range(max(latest_ts + pd.Timedelta(days=1), calendar().first_session),
@@ -65,27 +69,20 @@ def prices_fresh(settings: TradepipeSettings) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset=FCT_PRICES, blocking=True,
-                description="Blocks trading when the latest date's valid bars cover too little of the universe "
-                            "or too many of its bars were quarantined.")
-def latest_date_coverage(settings: TradepipeSettings) -> dg.AssetCheckResult:
+                description="Blocks trading when the run's market date (its partition; the latest date for an "
+                            "unpartitioned run) has valid bars for too little of the universe, or too many of "
+                            "its bars were quarantined.")
+def latest_date_coverage(context: dg.AssetCheckExecutionContext, settings: TradepipeSettings) -> dg.AssetCheckResult:
     with settings.warehouse(read_only=True) as con:
-        latest, present, universe, bars, quarantined = con.execute("""
-            with latest as (select max(date) as d from marts.fct_prices),
-                 recent as (select distinct date from marts.fct_prices order by date desc limit 6)
-            select (select d from latest),
-                   (select count(distinct ticker) from marts.fct_prices where date = (select d from latest)),
-                   (select count(distinct ticker) from marts.fct_prices where date in (select date from recent)),
-                   (select count(*) from raw.prices where cast(date as date) = (select d from latest)),
-                   (select count(distinct ticker) from marts.quarantine where date = (select d from latest))
-        """).fetchone()
-    coverage = present / universe if universe else 0.0
-    share_q = quarantined / bars if bars else 0.0
+        c = marts.coverage(con, run_market_date(context))
+    coverage = c["present"] / c["universe"] if c["universe"] else 0.0
+    share_q = c["quarantined"] / c["bars"] if c["bars"] else 0.0
     ok = coverage >= settings.min_coverage and share_q <= settings.max_quarantined_share
     return dg.AssetCheckResult(
         passed=ok,
-        description=f"{latest}: {present} of {universe} recent tickers have a valid bar ({coverage:.1%}, min "
-                    f"{settings.min_coverage:.0%}); {quarantined} of {bars} bars quarantined ({share_q:.1%}, max "
-                    f"{settings.max_quarantined_share:.0%})",
-        metadata={"date": str(latest), "coverage": float(coverage), "quarantined_share": float(share_q),
-                  "present": int(present), "universe": int(universe)},
+        description=f"{c['date']}: {c['present']} of {c['universe']} recent tickers have a valid bar ({coverage:.1%}, "
+                    f"min {settings.min_coverage:.0%}); {c['quarantined']} of {c['bars']} bars quarantined "
+                    f"({share_q:.1%}, max {settings.max_quarantined_share:.0%})",
+        metadata={"date": str(c["date"]), "coverage": float(coverage), "quarantined_share": float(share_q),
+                  "present": c["present"], "universe": c["universe"]},
     )

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import duckdb
 
-from assets.tables import table_exists
+from assets.warehouse import marts, status as state
+from assets.warehouse import registry as registry_table
+from assets.warehouse.connection import table_exists
 from ml import registry
 
 CONTRACT_TABLES = [
@@ -54,36 +56,26 @@ def summary() -> int:
 
 def _summary(con: duckdb.DuckDBPyConnection, warehouse: Path) -> int:
     print(f"warehouse: {warehouse}")
-    existing = {f"{s}.{t}" for s, t in con.execute(
-        "select table_schema, table_name from information_schema.tables").fetchall()}
     for table in CONTRACT_TABLES:
-        if table not in existing:
+        stats = state.table_stats(con, table)
+        if stats is None:
             print(f"  {table:<30} (missing)")
             continue
-        columns = {c for (c,) in con.execute(
-            "select column_name from information_schema.columns where table_schema || '.' || table_name = ?",
-            [table]).fetchall()}
-        span = ", min(date), max(date)" if "date" in columns else ""
-        row = con.execute(f"select count(*){span} from {table}").fetchone()
-        dates = f"  {row[1]} .. {row[2]}" if span else ""
-        print(f"  {table:<30} {row[0]:>10,} rows{dates}")
-    if "marts.quarantine" in existing:
+        dates = f"  {stats[1]} .. {stats[2]}" if stats[1] is not None or stats[2] is not None else ""
+        print(f"  {table:<30} {stats[0]:>10,} rows{dates}")
+    if table_exists(con, "marts.quarantine"):
         print("quarantined bars by rule:")
-        for rule, n in con.execute(
-            "select rule, count(*) from marts.quarantine group by rule order by rule").fetchall():
+        for rule, n in state.quarantine_counts(con):
             print(f"  {rule:<30} {n:>10,}")
-    if "trading.backtest_summary" in existing:
+    if table_exists(con, "trading.backtest_summary"):
         print("backtest (net of costs):")
-        for name, cagr, sharpe, dd in con.execute(
-                "select strategy, cagr, sharpe, max_drawdown from trading.backtest_summary").fetchall():
+        for name, cagr, sharpe, dd in state.backtest_rows(con):
             print(f"  {name:<30} CAGR {cagr:7.2%}  Sharpe {sharpe:5.2f}  max drawdown {dd:7.2%}")
-    if "trading.trades" in existing:
-        row = con.execute("select max(date) from trading.trades").fetchone()
-        if row[0] is not None:
-            status = dict(con.execute("select status, count(*) from trading.trades where date = ? group by 1",
-                                      [row[0]]).fetchall())
-            print(f"trades on {row[0]}: {status or 'none'}")
-            print(f"report:    {_home() / 'reports' / str(row[0])[:10] / 'report.html'}")
+    if table_exists(con, "trading.trades"):
+        day, status = state.latest_trades(con)
+        if day is not None:
+            print(f"trades on {day}: {status or 'none'}")
+            print(f"report:    {_home() / 'reports' / str(day)[:10] / 'report.html'}")
     published = warehouse.with_name("analytics.duckdb")
     target = published if published.exists() else warehouse
     print(f"query it:  duckdb -readonly {target}  (or python: duckdb.connect(path, read_only=True))")
@@ -214,12 +206,11 @@ def _print_runs() -> None:
 
 
 def _market_line(con: duckdb.DuckDBPyConnection) -> str:
-    return f"latest market date   {_day(con.execute('select max(date) from marts.fct_features').fetchone()[0])}"
+    return f"latest market date   {_day(state.latest_market_date(con))}"
 
 
 def _approval_line(con: duckdb.DuckDBPyConnection) -> str:
-    row = con.execute("select date, approved, orders, approved_orders, failed_checks from trading.trade_approvals "
-                      "order by date desc limit 1").fetchone()
+    row = state.latest_approval(con)
     if row is None:
         return "latest trading date  - (trading.trade_approvals is empty)"
     day, approved, orders, approved_orders, failed = row
@@ -229,22 +220,16 @@ def _approval_line(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def _regime_line(con: duckdb.DuckDBPyConnection) -> str:
-    row = con.execute("select date, regime from ml.regimes order by date desc limit 1").fetchone()
+    row = state.latest_regime(con)
     return f"regime               {row[1]} on {_day(row[0])}" if row else "regime               - (ml.regimes is empty)"
 
 
 def _book_line(con: duckdb.DuckDBPyConnection) -> str:
-    row = con.execute("select date, equity, cash, mode from trading.paper_book order by date desc limit 1").fetchone()
+    row = state.latest_book(con)
     if row is None:
         return "paper book           - (trading.paper_book is empty)"
     day, equity, cash, mode = row
     return f"paper book           equity {equity:,.2f} on {_day(day)} (cash {cash:,.2f}, {mode})"
-
-
-def _never_approved(con: duckdb.DuckDBPyConnection) -> bool:
-    """True when the gate has decided days but approved none: the paper book cannot exist yet."""
-    return table_exists(con, "trading.trade_approvals") and not con.execute(
-        "select count(*) from trading.trade_approvals where approved").fetchone()[0]
 
 
 # (label, table, asset that writes it, line printer)
@@ -265,7 +250,7 @@ def status() -> int:
         for label, table, asset, line in DATA_STATE:
             if table_exists(con, table):
                 print(f"  {line(con)}")
-            elif table == "trading.paper_book" and _never_approved(con):
+            elif table == "trading.paper_book" and state.never_approved(con):
                 print(f"  {label:<20} none yet: no day approved (the book moves only by approved trades)")
             else:
                 print(f"  {label:<20} (missing: {table})")
@@ -294,15 +279,7 @@ def models(show_all: bool = False) -> int:
     statuses = ["champion", "challenger", "retired"] if show_all else ["champion", "challenger"]
     with _warehouse() as con:
         _require(con, "ml.model_registry", "ml/champion_model")
-        columns = {c for (c,) in con.execute("select column_name from information_schema.columns "
-                                             "where table_schema = 'ml' and table_name = 'model_registry'").fetchall()}
-        reason = "reason" if "reason" in columns else "null"
-        optimizer = "optimizer" if "optimizer" in columns else "null"
-        rows = con.execute(
-            f"select model_id, model_type, horizon, train_start, train_end, status, cv_metrics, {reason}, created_at, "
-            f"{optimizer} "
-            f"from ml.model_registry where status in ({', '.join('?' * len(statuses))}) "
-            f"order by created_at desc, horizon", statuses).fetchall()
+        rows = state.registry_rows(con, statuses)
     if not rows:
         print(f"no {' or '.join(statuses)} models in ml.model_registry (materialize {TRAINING_ASSETS})")
         return 0
@@ -339,19 +316,15 @@ def _retrain_command(horizon: int, force: bool) -> str:
 
 def retrain(horizon: int = 5) -> int:
     """Whether new labels arrived since the champion of ``horizon`` was trained (exit 0 either way)."""
-    import pandas as pd
 
     with _warehouse() as con:
         _require(con, "marts.fct_training_panel", "marts/fct_training_panel")
-        ends = con.execute("select label_end_date from marts.fct_training_panel where horizon = ?",
-                           [horizon]).df()["label_end_date"]
+        ends = marts.label_end_dates(con, horizon)
         if ends.empty:
-            known = [h for (h,) in con.execute(
-                "select distinct horizon from marts.fct_training_panel order by 1").fetchall()]
+            known = marts.panel_horizons(con)
             raise CliError(f"no rows for horizon {horizon} in marts.fct_training_panel "
                            f"(horizons there: {', '.join(map(str, known)) or 'none'})")
-        reg = (con.execute("select * from ml.model_registry").df()
-               if table_exists(con, "ml.model_registry") else pd.DataFrame(columns=list(registry.REGISTRY_COLUMNS)))
+        reg = registry_table.load(con)
     champion = registry.current_champion(reg, horizon)
     due, why = registry.retrain_due(champion, ends, min_new_rows=1)
     print(f"horizon {horizon}: {'champion ' + champion['model_id'] if champion else 'no champion'}")
@@ -380,7 +353,7 @@ def report(day: dt.date | None = None) -> int:
     if day is None:
         with _warehouse() as con:
             _require(con, "trading.trades", "trading/trades")
-            latest = con.execute("select max(date) from trading.trades").fetchone()[0]
+            latest = state.latest_trading_date(con)
         if latest is None:
             raise CliError(f"trading.trades in {_warehouse_path()} is empty: materialize trading/trades")
         day = latest

@@ -14,10 +14,14 @@ from pydantic import Field
 
 from assets import metadata
 from assets.backtest import backtest_inputs
+from assets.dbt import DIM_INSTRUMENTS, FCT_PRICES, FCT_TRAINING_PANEL
+from assets.regimes import REGIMES
 from assets.resources import DEFAULT_OPTIMIZER, TradepipeSettings, TradingSettings
-from assets.tables import table_exists
-from assets.trading import INSTRUMENTS, PRICES, REGIMES
-from assets.training import CHAMPION_MODEL, TRAINING_PANEL, _load_registry, save_training
+from assets.training import CHAMPION_MODEL, save_training
+from assets.warehouse import comparison as comparison_tables
+from assets.warehouse import regimes as regime_tables
+from assets.warehouse import registry as registry_table
+from assets.warehouse.connection import transaction
 from ml import charts, registry, training
 from ml.candidates import ENSEMBLE, default_candidates, train_candidates
 from ml.comparison import backtest_candidates, sharpe_matrix, window_split
@@ -103,7 +107,7 @@ def _deflated(returns: pd.DataFrame, row: dict | None, validation: pd.DataFrame)
         return None
 
 
-@dg.asset(key=MODEL_COMPARISON, deps=[TRAINING_PANEL, CHAMPION_MODEL, REGIMES, PRICES, INSTRUMENTS],
+@dg.asset(key=MODEL_COMPARISON, deps=[FCT_TRAINING_PANEL, CHAMPION_MODEL, REGIMES, FCT_PRICES, DIM_INSTRUMENTS],
           group_name="selection", kinds={"lightgbm", "scikitlearn", "duckdb"})
 def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig, settings: TradepipeSettings,
                      trading: TradingSettings) -> dg.MaterializeResult:
@@ -116,14 +120,14 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
     candidates = _candidates(config.candidates)
     with settings.warehouse(read_only=True) as con:
         panel = training.load_panel(con, config.horizon)
-        regimes_first = con.execute("select min(date) from ml.regimes").fetchone()[0]
+        regimes_first = regime_tables.first_date(con)
         dates = np.sort(pd.to_datetime(panel["date"]).unique())
         compared = dates[dates >= np.datetime64(pd.Timestamp(regimes_first))][-config.compare_days:]
         if compared.size < config.compare_days:
             context.log.warning(f"only {compared.size} dates with a regime to compare (asked {config.compare_days})")
         test_from = pd.Timestamp(compared[0])
         prices, regimes, sector, index_close = backtest_inputs(con, test_from)
-        reg = _load_registry(con)
+        reg = registry_table.load(con)
     final_start = window_split(compared, config.final_days)
 
     run = train_candidates(panel, candidates, spec, test_from=test_from, final_start=final_start,
@@ -173,20 +177,8 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
                                "backtests": round(backtest_seconds, 1),
                                "total": round(time.perf_counter() - started, 1)}),
     }])
-    with settings.warehouse() as con:
-        con.execute("begin transaction")
-        con.execute("create schema if not exists ml")
-        for name, frame in (("model_comparison", table.assign(as_of=as_of)),
-                            ("model_comparison_predictions", run.metrics.assign(as_of=as_of))):
-            con.register("_frame", frame)
-            con.execute(f"create or replace table ml.{name} as select * from _frame")
-            con.unregister("_frame")
-        con.register("_frame", selection_row)
-        if not table_exists(con, "ml.model_selection"):
-            con.execute("create table ml.model_selection as select * from _frame limit 0")
-        con.execute("insert into ml.model_selection by name select * from _frame")
-        con.unregister("_frame")
-        con.execute("commit")
+    with settings.warehouse() as con, transaction(con):
+        comparison_tables.write(con, table.assign(as_of=as_of), run.metrics.assign(as_of=as_of), selection_row)
 
     matrix = sharpe_matrix(table, "validation")
     top5 = choice.table[choice.table["passes"]].head(5) if choice.winner is not None else choice.table.head(5)
@@ -239,9 +231,8 @@ def _record_kept_optimizer(settings, reg: pd.DataFrame, horizon: int, trading: T
     row = {**champion, "optimizer": kept,
            "selection": json.dumps({"selected_on": str(as_of), "kept": True, "optimizer": kept, "reason": reason})}
     reg = registry.register(reg, row)
-    with settings.warehouse() as con:
-        con.register("registry_frame", reg)
-        con.execute("create or replace table ml.model_registry as select * from registry_frame")
+    with settings.warehouse() as con, transaction(con):
+        registry_table.write(con, reg)
 
 
 def _promote(context, settings, reg, panel, params, candidates, promoted, config, as_of, reason, dsr) -> str:

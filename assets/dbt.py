@@ -24,10 +24,11 @@ from dagster_dbt import (
     DbtCliResource,
     DbtProject,
     dbt_assets,
+    get_asset_key_for_model,
 )
 
-from assets import dbt_builds
 from assets.resources import TradepipeSettings
+from assets.warehouse import builds as dbt_builds
 
 # dbt from the same environment as this interpreter, whether or not that environment is activated.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -110,7 +111,7 @@ def dbt_models(
     """`dbt build` (models, unit tests, data tests) against the warehouse in TRADEPIPE_HOME.
 
     Incremental when only new dates arrived since the last successful build, else a full refresh
-    (assets/dbt_builds.py decides and records it in ops.dbt_builds). A failing model or test
+    (assets/warehouse/builds.py decides and records it in ops.dbt_builds). A failing model or test
     fails the step; models that failed keep their previous tables, and the next build is full.
     """
     # dbt unit tests check the SQL on fixtures, not the data: they run in the test suite
@@ -135,3 +136,18 @@ def dbt_models(
     finally:
         with settings.warehouse() as con:
             dbt_builds.record_end(con, build_id, status)
+
+
+def _model_key(name: str) -> dg.AssetKey:
+    """The asset key of a dbt model, from the manifest: renaming a model fails here, at import."""
+    return get_asset_key_for_model([dbt_models], name)
+
+
+# The dbt models Python assets read, each key declared once.
+FCT_FEATURES = _model_key("fct_features")
+FCT_LABELS = _model_key("fct_labels")
+FCT_TRAINING_PANEL = _model_key("fct_training_panel")
+FCT_PRICES = _model_key("fct_prices")
+FCT_REGIME_FEATURES = _model_key("fct_regime_features")
+DIM_INSTRUMENTS = _model_key("dim_instruments")
+QUARANTINE = _model_key("quarantine")

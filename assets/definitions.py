@@ -3,9 +3,16 @@
 
 import dagster as dg
 
+from assets.backtest import backtest
 from assets.checks import latest_date_coverage, prices_fresh, quarantine_share
+from assets.comparison import model_comparison
 from assets.dbt import dbt_models, dbt_resource
 from assets.ingest import raw_tables
+from assets.jobs import JOBS, SCHEDULES
+from assets.monitoring import monitoring
+from assets.portfolio import target_weights
+from assets.predictions import daily_predictions
+from assets.publish import analytics_db
 from assets.regimes import (
     current_regime,
     regime_em_converged,
@@ -14,32 +21,12 @@ from assets.regimes import (
     regime_persistence,
     regime_probabilities_sum_to_one,
 )
-from assets.backtest import backtest
-from assets.comparison import model_comparison
-from assets.jobs import JOBS, SCHEDULES
-from assets.monitoring import monitoring
-from assets.publish import analytics_db
 from assets.reports import daily_report
-from assets.sensors import new_prices_sensor
 from assets.resources import TradingSettings, settings_from_environment
-from assets.trading import (
-    kill_switch_clear,
-    portfolio_within_limits,
-    positions,
-    signals,
-    target_weights,
-    trade_approval,
-    trades,
-    trades_within_limits,
-)
-from assets.training import (
-    folds_do_not_leak,
-    daily_predictions,
-    every_universe_ticker_scored,
-    model_training,
-    oos_rank_ic_not_low,
-    predictions_finite,
-)
+from assets.sensors import new_prices_sensor
+from assets.signals import signals
+from assets.trades import positions, trade_approval, trades
+from assets.training import model_training
 
 defs = dg.Definitions(
     assets=[raw_tables, dbt_models, model_comparison, regime_history, current_regime, model_training, daily_predictions,
@@ -53,13 +40,6 @@ defs = dg.Definitions(
         regime_every_date_after_warmup,
         regime_persistence,
         regime_em_converged,
-        predictions_finite,
-        every_universe_ticker_scored,
-        folds_do_not_leak,
-        oos_rank_ic_not_low,
-        portfolio_within_limits,
-        trades_within_limits,
-        kill_switch_clear,
     ],
     jobs=JOBS,
     schedules=SCHEDULES,

@@ -4,18 +4,21 @@ UI (Automation) or with `dagster schedule start <name>` while the daemon runs (`
 
 import dagster as dg
 
+from assets.backtest import BACKTEST
+from assets.comparison import MODEL_COMPARISON
 from assets.partitions import MARKET_DATES
+from assets.training import CHAMPION_MODEL, CV_REPORT, OOS_PREDICTIONS
 from ml.market_calendar import is_last_session_of_week, is_session
 
 TIMEZONE = "America/New_York"
 
-TRAINING = dg.AssetSelection.assets(["ml", "cv_report"], ["ml", "oos_predictions"], ["ml", "champion_model"])
-BACKTEST = dg.AssetSelection.assets(["trading", "backtest"])
-SELECTION = dg.AssetSelection.assets(["ml", "model_comparison"])
+TRAINING = dg.AssetSelection.assets(CV_REPORT, OOS_PREDICTIONS, CHAMPION_MODEL)
+BACKTESTING = dg.AssetSelection.assets(BACKTEST)
+SELECTION = dg.AssetSelection.assets(MODEL_COMPARISON)
 
 daily_job = dg.define_asset_job(
     "daily_job",
-    selection=dg.AssetSelection.all() - TRAINING - BACKTEST - SELECTION,
+    selection=dg.AssetSelection.all() - TRAINING - BACKTESTING - SELECTION,
     partitions_def=MARKET_DATES,
     description="Ingest -> dbt -> regime update -> the champion scores the latest date -> signals -> "
                 "weights -> trades (safety gate) -> positions -> monitoring -> report -> publish. "
@@ -27,7 +30,7 @@ retrain_job = dg.define_asset_job(
                 "new labels arrived unless force is set).",
 )
 backtest_job = dg.define_asset_job(
-    "backtest_job", selection=BACKTEST,
+    "backtest_job", selection=BACKTESTING,
     description="The champion's out-of-sample history traded through the daily functions.",
 )
 

@@ -9,15 +9,20 @@ import pandas as pd
 from pydantic import Field
 
 from assets import metadata
-from assets.backtest import CHAMPION_MODEL, LABELS, OOS_PREDICTIONS, champion_oos
-from assets.resources import TradepipeSettings, TradingSettings
-from assets.tables import replace_rows
+from assets.backtest import champion_oos
+from assets.dbt import FCT_FEATURES, FCT_LABELS
 from assets.partitions import MARKET_DATES
-from assets.trading import DAILY_PREDICTIONS, market_date, predictions_on
+from assets.predictions import DAILY_PREDICTIONS
+from assets.resources import TradepipeSettings, TradingSettings
+from assets.signals import market_date
+from assets.training import CHAMPION_MODEL, OOS_PREDICTIONS
+from assets.warehouse import marts, preds as preds_table
+from assets.warehouse import monitoring as monitoring_tables
+from assets.warehouse import registry as registry_table
+from assets.warehouse.connection import transaction
 from ml import charts
 from ml.monitoring import feature_drift, ic_history, model_drift, monitoring_log, quintile_returns
 
-FEATURES = dg.AssetKey(["marts", "fct_features"])
 MONITORING = dg.AssetKey(["ml", "monitoring"])
 
 
@@ -34,15 +39,14 @@ class MonitoringConfig(dg.Config):
     history_days: int = Field(default=756, description="Trailing calendar span (days) of matured predictions the IC history covers; enough for the drift rule's window and lookback.")
 
 
-def _training_sample(con, settings: TradepipeSettings, model_id: str, cols: str, start, end, rows: int) -> pd.DataFrame:
+def _training_sample(con, settings: TradepipeSettings, model_id: str, features: list[str], start, end,
+                     rows: int) -> pd.DataFrame:
     """The PSI reference: a seeded sample of the model's training span, drawn once per model and
     kept beside its artifact (the span never changes; drawing it takes ~2 s on 500 tickers)."""
     path = settings.home_path / "models" / model_id / f"psi_reference_{int(rows)}.pkl"
     if path.exists():
         return pd.read_pickle(path)
-    sample = con.execute(f"""select {cols} from marts.fct_features
-                             where in_universe and date between ? and ?
-                             using sample reservoir({int(rows)} rows) repeatable (7)""", [start, end]).df()
+    sample = marts.feature_sample(con, features, start, end, rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     sample.to_pickle(tmp)
@@ -50,7 +54,7 @@ def _training_sample(con, settings: TradepipeSettings, model_id: str, cols: str,
     return sample
 
 
-@dg.asset(key=MONITORING, deps=[OOS_PREDICTIONS, DAILY_PREDICTIONS, CHAMPION_MODEL, LABELS, FEATURES],
+@dg.asset(key=MONITORING, deps=[OOS_PREDICTIONS, DAILY_PREDICTIONS, CHAMPION_MODEL, FCT_LABELS, FCT_FEATURES],
           group_name="monitoring", kinds={"duckdb"}, partitions_def=MARKET_DATES)
 def monitoring(context: dg.AssetExecutionContext, settings: TradepipeSettings, trading: TradingSettings,
                config: MonitoringConfig) -> dg.MaterializeResult:
@@ -58,35 +62,27 @@ def monitoring(context: dg.AssetExecutionContext, settings: TradepipeSettings, t
     ml.monitoring_log (the JSON record written into the daily report) for the decision date."""
     with settings.warehouse(read_only=True) as con:
         as_of = market_date(context)
-        model_id, _ = predictions_on(con, as_of, trading.horizon)
+        model_id, _ = preds_table.predictions_on(con, as_of, trading.horizon)
         since = as_of - pd.Timedelta(days=config.history_days)
         _, preds = champion_oos(con, trading.horizon, since=since)
-        preds = preds.merge(con.execute("select ticker, date, fwd_return from marts.fct_labels "
-                                        "where horizon = ? and date >= ?", [trading.horizon, since.date()]).df(),
-                            on=["ticker", "date"], how="left")
-        champion = con.execute("select features, train_start, train_end from ml.model_registry where model_id = ?",
-                               [model_id]).fetchone()
-        features = json.loads(champion[0]) if isinstance(champion[0], str) else list(champion[0])
-        cols = ", ".join(f'"{f}"' for f in features)
-        train = _training_sample(con, settings, model_id, cols, champion[1], champion[2], config.train_sample_rows)
-        today = con.execute(f"select {cols} from marts.fct_features where in_universe and date = ?",
-                            [as_of.date()]).df()
+        preds = preds.merge(marts.labels(con, trading.horizon, since), on=["ticker", "date"], how="left")
+        model = registry_table.model(con, model_id)
+        features = json.loads(model["features"]) if isinstance(model["features"], str) else list(model["features"])
+        train = _training_sample(con, settings, model_id, features, model["train_start"], model["train_end"],
+                                 config.train_sample_rows)
+        today = marts.features_on(con, as_of, features, in_universe=True)
     ic = ic_history(preds, as_of, window=config.ic_window)
     drift = model_drift(ic["rank_ic"], window=config.ic_window, threshold=config.drift_threshold,
                         max_share=config.drift_max_share, lookback=config.drift_lookback)
     drifted = feature_drift(train, today, features, warn=config.psi_warn, alert=config.psi_alert)
     quintiles = quintile_returns(preds, as_of)
     log = monitoring_log(as_of, ic, drift, drifted)
-    ic_rows = ic.reset_index().assign(as_of=as_of.date(), model_id=model_id)
-    drift_rows = drifted.reset_index().assign(as_of=as_of.date(), model_id=model_id)
-    log_row = pd.DataFrame([{"as_of": as_of.date(), "model_id": model_id, "review_model": bool(drift["review_model"]),
+    ic_rows = ic.reset_index().assign(model_id=model_id)
+    drift_rows = drifted.reset_index().assign(model_id=model_id)
+    log_row = pd.DataFrame([{"model_id": model_id, "review_model": bool(drift["review_model"]),
                              "log": json.dumps(log)}])
-    with settings.warehouse() as con:
-        con.execute("begin transaction")
-        replace_rows(con, "ml.monitoring_ic", ic_rows, "as_of = ?", [as_of.date()])
-        replace_rows(con, "ml.feature_drift", drift_rows, "as_of = ?", [as_of.date()])
-        replace_rows(con, "ml.monitoring_log", log_row, "as_of = ?", [as_of.date()])
-        con.execute("commit")
+    with settings.warehouse() as con, transaction(con):
+        monitoring_tables.write(con, as_of, ic_rows, drift_rows, log_row)
     return dg.MaterializeResult(metadata={
         "as_of": str(as_of.date()), "model_id": model_id, "review_model": bool(drift["review_model"]),
         "reason": str(drift.get("reason", "")),

@@ -8,11 +8,15 @@ import pandas as pd
 from pydantic import Field
 
 from assets import metadata
+from assets.dbt import FCT_REGIME_FEATURES
 from assets.resources import TradepipeSettings
+from assets.warehouse import marts
+from assets.warehouse import regimes as regime_tables
+from assets.warehouse.connection import transaction
+from assets.warehouse.registry import relative_artifact
 from ml import charts
 from ml.regime import DEFAULT_FEATURES, RegimeDetector, prepare_regime_features, walk_forward_regimes
 
-REGIME_FEATURES = dg.AssetKey(["marts", "fct_regime_features"])
 REGIMES = dg.AssetKey(["ml", "regimes"])
 REGIME_MODEL = dg.AssetKey(["ml", "regime_model"])
 CURRENT_REGIME = dg.AssetKey(["ml", "current_regime"])
@@ -46,9 +50,9 @@ def _usable_features(frame: pd.DataFrame, context: dg.AssetExecutionContext, spa
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(REGIMES, deps=[REGIME_FEATURES], group_name="regimes", kinds={"duckdb", "hmmlearn"},
+        dg.AssetSpec(REGIMES, deps=[FCT_REGIME_FEATURES], group_name="regimes", kinds={"duckdb", "hmmlearn"},
                      description="Filtered regime probabilities per date from the model in force that day."),
-        dg.AssetSpec(REGIME_MODEL, deps=[REGIME_FEATURES], group_name="regimes", kinds={"hmmlearn"},
+        dg.AssetSpec(REGIME_MODEL, deps=[FCT_REGIME_FEATURES], group_name="regimes", kinds={"hmmlearn"},
                      description="The latest walk-forward regime model: the one in force for the newest dates."),
     ],
 )
@@ -56,7 +60,7 @@ def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, sett
     """Refit the HMM at each refit date on the expanding window before it, filter forward, and
     replace ml.regimes and ml.regime_models in one transaction."""
     with settings.warehouse(read_only=True) as con:
-        raw = con.execute("select * from marts.fct_regime_features order by date").df()
+        raw = marts.regime_features(con)
     # The first model's window plus a year of warm-up decides the feature set (point-in-time).
     features = _usable_features(raw, context, span=config.min_train_days + 260)
     risk_feature = config.risk_feature if config.risk_feature in features else "vix"
@@ -81,19 +85,12 @@ def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, sett
             "model_id": model_id, "first_date": first_use.get(model_id), "train_start": detector.train_start_,
             "train_end": detector.train_end_, "n_states": detector.n_states, "features": json.dumps(features),
             "converged": bool(diagnostics["converged"]), "persistence": float(diagnostics["persistence"]),
-            "log_likelihood": float(diagnostics["log_likelihood"]), "artifact_path": str(path),
+            "log_likelihood": float(diagnostics["log_likelihood"]),
+            "artifact_path": relative_artifact(settings.home_path, path),
         })
     registry = pd.DataFrame(rows).sort_values("first_date")
-    with settings.warehouse() as con:
-        con.execute("begin transaction")
-        con.execute("create schema if not exists ml")
-        con.register("history_frame", history)
-        con.register("registry_frame", registry)
-        con.execute("create or replace table ml.regimes as "
-                    "select * replace (cast(date as date) as date) from history_frame order by date")
-        con.execute("create or replace table ml.regime_models as select * replace (cast(first_date as date) as first_date, "
-                    "cast(train_start as date) as train_start, cast(train_end as date) as train_end) from registry_frame")
-        con.execute("commit")
+    with settings.warehouse() as con, transaction(con):
+        regime_tables.write(con, history, registry)
     latest = models[registry.iloc[-1]["model_id"]]
     counts = history["regime"].value_counts()
     chart_png = _index_chart(settings, history)
@@ -111,8 +108,7 @@ def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, sett
 
 def _index_chart(settings: TradepipeSettings, history: pd.DataFrame) -> bytes:
     with settings.warehouse(read_only=True) as con:
-        level = con.execute("select date, gspc from intermediate.int_macro_series_asof "
-                            "where gspc is not null order by date").df().set_index("date")["gspc"]
+        level = marts.index_level(con)
     regimes = history.set_index("date")["regime"]
     return charts.regime_chart(level.loc[regimes.index.min():], regimes)
 
@@ -154,13 +150,11 @@ def _model_metadata(detector: RegimeDetector, prepared: pd.DataFrame, config: Re
 def current_regime(settings: TradepipeSettings) -> dg.MaterializeResult:
     """The regime of the latest date, with its confidence and the inputs it was computed from."""
     with settings.warehouse(read_only=True) as con:
-        rows = con.execute("select * from ml.regimes order by date desc limit 1").df()
-        if rows.empty:
+        latest = regime_tables.latest(con)
+        if latest is None:
             raise ValueError("ml.regimes is empty: no date has a regime yet (is the history shorter "
                              "than the regime warm-up?)")
-        latest = rows.iloc[0]
-        inputs = con.execute("select * from marts.fct_regime_features where date = ?",
-                             [latest["date"]]).df().iloc[0]
+        inputs = marts.regime_features(con, latest["date"]).iloc[0]
     probabilities = {c.removeprefix("prob_"): float(latest[c]) for c in latest.index if c.startswith("prob_")}
     record = {
         "date": str(pd.Timestamp(latest["date"]).date()),
@@ -183,7 +177,7 @@ def current_regime(settings: TradepipeSettings) -> dg.MaterializeResult:
 @dg.asset_check(asset=REGIMES, description="Every date's probabilities sum to 1 within 1e-6.")
 def regime_probabilities_sum_to_one(settings: TradepipeSettings) -> dg.AssetCheckResult:
     with settings.warehouse(read_only=True) as con:
-        frame = con.execute("select * from ml.regimes").df()
+        frame = regime_tables.history(con)
     probs = frame[[c for c in frame.columns if c.startswith("prob_")]]
     error = np.abs(probs.sum(axis=1) - 1.0)
     return dg.AssetCheckResult(passed=bool((error <= 1e-6).all()),
@@ -193,11 +187,7 @@ def regime_probabilities_sum_to_one(settings: TradepipeSettings) -> dg.AssetChec
 @dg.asset_check(asset=REGIMES, description="Every regime-feature date after the warm-up has a regime.")
 def regime_every_date_after_warmup(settings: TradepipeSettings) -> dg.AssetCheckResult:
     with settings.warehouse(read_only=True) as con:
-        missing = con.execute("""
-            select count(*) from marts.fct_regime_features f
-            where f.date >= (select min(date) from ml.regimes)
-              and not exists (select 1 from ml.regimes r where r.date = f.date and r.regime is not null)
-        """).fetchone()[0]
+        missing = marts.dates_without_regime(con)
     return dg.AssetCheckResult(passed=missing == 0, metadata={"dates_without_regime": missing})
 
 
@@ -217,4 +207,4 @@ def regime_em_converged(settings: TradepipeSettings) -> dg.AssetCheckResult:
 
 def _latest_model_row(settings: TradepipeSettings) -> pd.Series:
     with settings.warehouse(read_only=True) as con:
-        return con.execute("select * from ml.regime_models order by first_date desc limit 1").df().iloc[0]
+        return regime_tables.latest_model(con)

@@ -10,17 +10,25 @@ import dagster as dg
 import pandas as pd
 
 from assets.backtest import BACKTEST
-from assets.monitoring import MONITORING
 from assets.checks import DAILY_FRESHNESS
-from assets.resources import TradepipeSettings, TradingSettings
+from assets.monitoring import MONITORING
 from assets.partitions import MARKET_DATES
-from assets.trading import SIGNALS, TARGET_WEIGHTS, TRADES, market_date, predictions_on
+from assets.portfolio import TARGET_WEIGHTS
+from assets.regimes import CURRENT_REGIME
+from assets.resources import TradepipeSettings, TradingSettings
+from assets.signals import SIGNALS, market_date
+from assets.trades import TRADES
+from assets.warehouse import backtest as backtest_tables
+from assets.warehouse import monitoring as monitoring_tables
+from assets.warehouse import preds as preds_table
+from assets.warehouse import regimes as regime_tables
+from assets.warehouse import registry as registry_table
+from assets.warehouse import trading as decisions
 from ml.backtest import STRATEGY
 from ml.performance import drawdown, performance_summary
 from ml.report import ReportData, report_folder, write_report
 from ml.safety import CheckResult
 
-CURRENT_REGIME = dg.AssetKey(["ml", "current_regime"])
 DAILY_REPORT = dg.AssetKey(["reports", "daily_report"])
 
 
@@ -29,17 +37,12 @@ def history_as_of(con, day: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame, p
     only backtest returns whose period ended by then (return_end_date <= day) and regimes up to
     it, so the report of a past (backfilled) date shows nothing from after it. The stored metrics
     are used when every row is known; otherwise they are recomputed from the known rows."""
-    d = day.date()
-    daily = con.execute("""select date, strategy, gross_return, net_return, turnover, equity from trading.backtest_daily
-                           where return_end_date <= ? order by date""", [d]).df()
-    later = con.execute("select count(*) from trading.backtest_daily where return_end_date > ?", [d]).fetchone()[0]
-    if later == 0:
-        summary = con.execute("select * from trading.backtest_summary").df()
-    else:
+    daily, summary = backtest_tables.history_as_of(con, day)
+    if summary is None:
         summary = pd.DataFrame([{"strategy": name, **performance_summary(
             f.set_index("date")["net_return"], gross_returns=f.set_index("date")["gross_return"],
             turnover=f.set_index("date")["turnover"])} for name, f in daily.groupby("strategy", sort=False)])
-    regimes = con.execute("select date, regime from ml.regimes where date <= ? order by date", [d]).df()
+    regimes = regime_tables.history(con, until=day)[["date", "regime"]]
     return daily, summary, regimes
 
 
@@ -52,29 +55,29 @@ def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
     CSV/JSON files; re-running a date replaces its folder's files."""
     with settings.warehouse(read_only=True) as con:
         day = market_date(context)
-        model_id, _ = predictions_on(con, day, trading.horizon)
+        model_id, _ = preds_table.predictions_on(con, day, trading.horizon)
         d = day.date()
         daily, summary, regimes = history_as_of(con, day)
-        today = con.execute("select * from ml.regimes where date = ?", [d]).df()
-        ic = con.execute("select date, rank_ic, rolling_rank_ic from ml.monitoring_ic where as_of = ?", [d]).df()
-        weights = con.execute("select * from trading.target_weights where date = ?", [d]).df()
-        trades = con.execute("select * from trading.trades where date = ?", [d]).df()
-        signals = con.execute("select ticker, score, signal, method from trading.signals where date = ?", [d]).df()
-        checks = con.execute("select * from trading.safety_checks where date = ?", [d]).df()
-        log = con.execute("select log from ml.monitoring_log where as_of = ?", [d]).fetchone()
-        model = con.execute("select model_id, model_type, horizon, train_start, train_end, cv_metrics "
-                            "from ml.model_registry where model_id = ?", [model_id]).df()
-        portfolio = con.execute("select * from trading.portfolios where date = ?", [d]).df()
+        today = regime_tables.regime_row(con, day)
+        ic = monitoring_tables.ic_on(con, day)
+        weights = decisions.weights_on(con, day)
+        trades = decisions.trades_on(con, day)
+        signals = decisions.signals_on(con, day)
+        checks = decisions.safety_checks_on(con, day)
+        log = monitoring_tables.log_on(con, day)
+        row = registry_table.model(con, model_id)
+        portfolio = decisions.portfolio_on(con, day)
     equity = daily.pivot(index="date", columns="strategy", values="equity")
     model_returns = daily[daily["strategy"] == STRATEGY].set_index("date")["net_return"]
     metrics = summary.drop(columns=[c for c in ("model_id", "optimizer") if c in summary]).set_index("strategy")
-    info = {k: (str(v) if not isinstance(v, (int, float)) else v) for k, v in model.iloc[0].items()} if len(model) else {}
+    shown = ("model_id", "model_type", "horizon", "train_start", "train_end", "cv_metrics")
+    info = {k: (str(row[k]) if not isinstance(row[k], (int, float)) else row[k]) for k in shown} if row else {}
     notes = []
-    if len(portfolio):
-        notes += [f"portfolio: {portfolio['optimizer'].iloc[0]}, regime {portfolio['regime'].iloc[0]}, "
-                  f"exposure {portfolio['exposure'].iloc[0]:.0%}, added {portfolio['added'].iloc[0]}, "
-                  f"dropped {portfolio['dropped'].iloc[0]}"]
-        notes += json.loads(portfolio["notes"].iloc[0])
+    if portfolio is not None:
+        notes += [f"portfolio: {portfolio['optimizer']}, regime {portfolio['regime']}, "
+                  f"exposure {portfolio['exposure']:.0%}, added {portfolio['added']}, "
+                  f"dropped {portfolio['dropped']}"]
+        notes += json.loads(portfolio["notes"])
     notes.append("Backtest rows are keyed by decision date; each return runs from the next open to the open after.")
     data = ReportData(
         date=day,
@@ -90,7 +93,7 @@ def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         checks=[CheckResult(r.check, bool(r.passed), r.detail) for r in checks.itertuples()],
         summary=metrics.loc[STRATEGY].to_dict() if STRATEGY in metrics.index else {},
         benchmarks={k: v.to_dict() for k, v in metrics.drop(index=STRATEGY, errors="ignore").iterrows()},
-        monitoring=json.loads(log[0]) if log else {},
+        monitoring=json.loads(log) if log else {},
         model=info,
         notes=notes,
     )

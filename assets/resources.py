@@ -14,6 +14,8 @@ import dagster as dg
 from pydantic import Field
 import duckdb
 
+from assets.warehouse.connection import connect
+from assets.warehouse.lock import home_lock
 from ml.portfolio import PortfolioSpec
 from ml.rebalance import TradingSpec
 
@@ -59,12 +61,19 @@ class TradepipeSettings(dg.ConfigurableResource):
     def warehouse(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to the warehouse, closed on exit (DuckDB allows one writer per file)."""
         self.home_path.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.warehouse_path), read_only=read_only)
-        con.execute("set enable_progress_bar = false")  # a connection setting: no bar in run logs
-        try:
+        with connect(self.warehouse_path, read_only=read_only) as con:
             yield con
-        finally:
-            con.close()
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["TradepipeSettings"]:
+        """A run holds the home's run lock from its first step to its end (assets/warehouse/lock.py):
+        a second run on the same home fails at once, naming the holder. Sensors and schedules,
+        which only read paths, take no lock."""
+        if context.dagster_run is None:
+            yield self
+            return
+        with home_lock(self.home_path, holder=f"Dagster run {context.run_id}"):
+            yield self
 
 
 def settings_from_environment() -> TradepipeSettings:

@@ -32,7 +32,8 @@ def test_prices_fresh_warns_on_stale_data_and_passes_on_the_last_session(tmp_pat
 
 
 def test_sample_latest_date_has_full_coverage(sample_home):
-    result = latest_date_coverage(settings=TradepipeSettings(home=str(sample_home)))
+    result = latest_date_coverage(context=dg.build_asset_check_context(),
+                                  settings=TradepipeSettings(home=str(sample_home)))
     assert result.passed, result.description
     assert result.metadata["coverage"].value > 0.95
 

@@ -98,13 +98,21 @@ def test_a_blocked_day_keeps_the_book_and_still_writes_the_report(home_copy):
     materialized = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
     assert ("trading", "trades") in materialized and ("reports", "daily_report") in materialized
     assert ("trading", "positions") not in materialized
-    failed = {e.asset_check_key.name for e in result.get_asset_check_evaluations() if not e.passed}
+    evaluations = result.get_asset_check_evaluations()
+    failed = {e.asset_check_key.name for e in evaluations if not e.passed}
     assert failed == {"trades_within_limits"}
+    assert {e.metadata["date"].value for e in evaluations if e.asset_check_key.name in
+            ("portfolio_within_limits", "trades_within_limits", "kill_switch_clear")} == {"2017-11-10"}
     day = query(home_copy, "select max(date) as d from trading.trades").d[0]
     trades = query(home_copy, f"select status, reason from trading.trades where date = '{day}'")
     assert set(trades.status) == {"blocked"} and trades.reason.str.contains("max_trades").all()
     html = (home_copy / "reports" / str(day)[:10] / "report.html").read_text()
     assert "TRADES BLOCKED" in html
+    # the blocked re-decision leaves nothing of the date's earlier, approved one
+    for table in ("trading.positions", "trading.paper_book"):
+        assert query(home_copy, f"select count(*) as n from {table} where date = '{day}'").n[0] == 0, table
+    approval = query(home_copy, f"select approved from trading.trade_approvals where date = '{day}'")
+    assert approval.approved.tolist() == [False]
 
 
 def test_a_backfill_of_past_dates_trades_like_the_backtest(home_copy):

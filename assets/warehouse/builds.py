@@ -19,6 +19,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from assets.warehouse.connection import table_exists
+
 BUILDS_DDL = """
 create schema if not exists ops;
 create table if not exists ops.dbt_builds (
@@ -42,11 +44,6 @@ class BuildPlan:
     reason: str
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                       "and table_name = ?", [schema, table]).fetchone()[0] > 0
-
-
 def prices_digest(con: duckdb.DuckDBPyConnection, through: date | None) -> tuple[int, str]:
     """(rows, digest) of raw.prices rows dated on or before ``through`` (order-independent)."""
     rows, total = con.execute(
@@ -65,14 +62,14 @@ def inputs_digest(con: duckdb.DuckDBPyConnection, project_dir: Path, dbt_vars: d
                 digest.update(path.read_bytes())
     digest.update((project_dir / "dbt_project.yml").read_bytes())
     digest.update(json.dumps(dbt_vars, sort_keys=True).encode())
-    if _table_exists(con, "raw", "instruments"):
+    if table_exists(con, "raw.instruments"):
         digest.update(str(con.execute("select coalesce(sum(hash(i)::hugeint), 0) from raw.instruments i")
                           .fetchone()[0]).encode())
     return digest.hexdigest()
 
 
 def last_build(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-    if not _table_exists(con, "ops", "dbt_builds"):
+    if not table_exists(con, "ops.dbt_builds"):
         return None
     rows = con.execute("select * from ops.dbt_builds order by build_id desc limit 1").df()
     return None if rows.empty else rows.iloc[0].to_dict()
@@ -83,7 +80,7 @@ def plan_build(con: duckdb.DuckDBPyConnection, inputs: str, full_refresh: bool =
     if full_refresh:
         return BuildPlan("full", "a full refresh was asked for")
     last = last_build(con)
-    if last is None or not _table_exists(con, "marts", "fct_features"):
+    if last is None or not table_exists(con, "marts.fct_features"):
         return BuildPlan("full", "first build of this warehouse")
     if last["status"] != "succeeded":
         return BuildPlan("full", f"the last build (#{last['build_id']}, {last['mode']}) did not finish "
@@ -107,7 +104,7 @@ def record_start(con: duckdb.DuckDBPyConnection, plan: BuildPlan, inputs: str) -
     con.execute(BUILDS_DDL)
     build_id = con.execute("select coalesce(max(build_id), 0) + 1 from ops.dbt_builds").fetchone()[0]
     through, rows, digest = None, None, None
-    if _table_exists(con, "raw", "prices"):
+    if table_exists(con, "raw.prices"):
         through = con.execute("select max(date) from raw.prices").fetchone()[0]
         rows, digest = prices_digest(con, through)
     con.execute("insert into ops.dbt_builds (build_id, started_at, mode, reason, status, prices_through, "
