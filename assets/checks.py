@@ -11,7 +11,7 @@ from assets.dbt import FCT_PRICES, QUARANTINE
 from assets.ingest import RAW_PRICES
 from assets.resources import TradepipeSettings
 from assets.warehouse import marts
-from assets.warehouse.connection import scalar
+from assets.warehouse import raw
 from ml.market_calendar import calendar, last_completed_session
 
 # Above this share of quarantined bars the input is more likely broken than glitchy.
@@ -54,7 +54,7 @@ def quarantine_share(settings: TradepipeSettings) -> dg.AssetCheckResult:
                                                "the last completed NYSE session before the run.")
 def prices_fresh(settings: TradepipeSettings) -> dg.AssetCheckResult:
     with settings.warehouse(read_only=True) as con:
-        latest = scalar(con, "select max(cast(date as date)) from raw.prices")
+        latest = raw.latest_price_date(con)
     expected = last_completed_session(pd.Timestamp.now(tz="UTC"))
     latest_ts = pd.Timestamp(latest) if latest is not None else None
     behind = (len(calendar().sessions_in_range(max(latest_ts + pd.Timedelta(days=1), calendar().first_session),

@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.resources import TradepipeSettings
+from assets.warehouse import raw
 from ml import ingest, synthetic
 
 RAW_PRICES = dg.AssetKey(["raw", "prices"])
@@ -39,16 +40,17 @@ class IngestConfig(dg.Config):
     ],
 )
 def raw_tables(context: dg.AssetExecutionContext, config: IngestConfig, settings: TradepipeSettings):
-    """Check every input file, then replace each raw table in one transaction.
+    """Check every input file, then replace the three raw tables together in one transaction.
 
-    A file that fails a check raises before anything is written, so the warehouse keeps the
-    previous tables.
+    A file of any input that fails a check raises before anything is written, so the warehouse
+    keeps all its previous tables.
     """
     paths = _input_paths(config, settings)
     with settings.warehouse() as con:
-        prices = ingest.load_prices(con, paths["prices"])
-        macro = ingest.load_macro(con, paths["macro"])
-        instruments = ingest.load_instruments(con, paths["sectors"])
+        staged = [ingest.stage_prices(con, paths["prices"]), ingest.stage_macro(con, paths["macro"]),
+                  ingest.stage_instruments(con, paths["sectors"])]
+        raw.swap(con, staged)
+    prices, macro, instruments = (s.summary for s in staged)
     context.log.info(f"loaded {prices['rows']} price rows for {prices['tickers']} tickers")
     yield dg.MaterializeResult(asset_key=RAW_PRICES, metadata={
         "dagster/row_count": prices["rows"],

@@ -45,12 +45,14 @@ TOP_NODES = 5
 
 INGEST_CODE = """
 import json, sys, time, duckdb
+from assets.warehouse import raw
 from ml import ingest
 warehouse, prices, macro, sectors, out = sys.argv[1:6]
 start = time.perf_counter()
 with duckdb.connect(warehouse) as con:
-    meta = {"prices": ingest.load_prices(con, prices), "macro": ingest.load_macro(con, macro),
-            "instruments": ingest.load_instruments(con, sectors)}
+    staged = [ingest.stage_prices(con, prices), ingest.stage_macro(con, macro), ingest.stage_instruments(con, sectors)]
+    raw.swap(con, staged)
+    meta = dict(zip(("prices", "macro", "instruments"), (s.summary for s in staged)))
 meta["inner_s"] = time.perf_counter() - start
 open(out, "w").write(json.dumps(meta))
 """

@@ -1,4 +1,4 @@
-"""Read market data files into the warehouse's ``raw`` schema with DuckDB's own readers.
+"""Read and check market data files with DuckDB's own readers, for the warehouse's ``raw`` schema.
 
 Three inputs, each a CSV, CSV.gz or Parquet file, or a folder of them:
 
@@ -6,10 +6,12 @@ Three inputs, each a CSV, CSV.gz or Parquet file, or a folder of them:
 - macro: ``date,series,value`` (tidy; an empty value means no observation)
 - sectors: ``ticker,sector[,name]``
 
-Every input is checked before anything is written: required columns, numeric columns that
-parse as numbers, dates that parse as dates. A problem raises :class:`InputError` naming the
-file, the column and an example row. The ``raw`` table is replaced in one transaction only
-after the checks pass, so bad input leaves the previous warehouse as it was.
+Every input is staged into a temporary table of the connection and checked there: required
+columns, numeric columns that parse as numbers, dates that parse as dates. A problem raises
+:class:`InputError` naming the file, the column and an example row. Staging writes nothing
+to the warehouse: it returns the typed ``select`` over the staged rows, and the warehouse
+layer (assets/warehouse/raw.py) swaps all three raw tables in one transaction once every
+input has been staged, so one bad input leaves every previous table as it was.
 
 Values that are present but suspect (a zero volume, an inconsistent bar, an empty price) are
 *not* rejected here: they load, and the dbt quality rules quarantine them with a reason.
@@ -18,7 +20,7 @@ Example
 -------
 >>> import duckdb
 >>> con = duckdb.connect(":memory:")
->>> load_prices(con, "data/sample/prices.csv.gz")["rows"] > 0  # doctest: +SKIP
+>>> stage_prices(con, "data/sample/prices.csv.gz").summary["rows"] > 0  # doctest: +SKIP
 True
 """
 
@@ -43,6 +45,16 @@ DATE_FORMATS = ["%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%Y/%m/%d"]
 
 class InputError(ValueError):
     """An input file that cannot be loaded: the message names file, column and an example row."""
+
+
+@dataclass(frozen=True)
+class StagedInput:
+    """One checked input: the raw table it becomes, the typed ``select`` over its staged rows
+    (valid on the connection that staged it), and a summary (rows, dates, files, ...)."""
+
+    table: str
+    select: str
+    summary: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -102,16 +114,12 @@ def resolve_files(path: str | Path) -> list[Path]:
     return [path]
 
 
-def load_prices(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, Any]:
-    """Check the price files at ``path`` and replace ``raw.prices`` with them.
+def stage_prices(con: duckdb.DuckDBPyConnection, path: str | Path) -> StagedInput:
+    """Stage and check the price files at ``path`` for ``raw.prices``.
 
     ``raw.prices`` has every input row (duplicates too) with typed columns, ``adj_close`` (NULL
-    when the files have none), ``has_adj_close`` and ``source_file``.
-
-    Returns
-    -------
-    dict
-        rows, tickers, first_date, last_date, files, has_adj_close.
+    when the files have none), ``has_adj_close`` and ``source_file``. The summary holds rows,
+    tickers, first_date, last_date, files, has_adj_close.
     """
     files = resolve_files(path)
     columns = _stage(con, PRICES, files)
@@ -126,22 +134,21 @@ def load_prices(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, A
             source_file
         from _staged_prices
     """
-    _replace(con, "raw.prices", select)
     first, last, rows, tickers = con.execute(
-        "select min(date), max(date), count(*), count(distinct ticker) from raw.prices"
+        f"select min(date), max(date), count(*), count(distinct ticker) from ({select})"
     ).fetchone()
-    return {
+    return StagedInput("raw.prices", select, {
         "rows": rows,
         "tickers": tickers,
         "first_date": str(first),
         "last_date": str(last),
         "files": [str(f) for f in files],
         "has_adj_close": has_adj,
-    }
+    })
 
 
-def load_macro(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, Any]:
-    """Check the macro files at ``path`` and replace ``raw.macro`` (date, series, value)."""
+def stage_macro(con: duckdb.DuckDBPyConnection, path: str | Path) -> StagedInput:
+    """Stage and check the macro files at ``path`` for ``raw.macro`` (date, series, value)."""
     files = resolve_files(path)
     _stage(con, MACRO, files)
     select = f"""
@@ -149,15 +156,14 @@ def load_macro(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, An
                {_number_expr('value')} as value, source_file
         from _staged_macro
     """
-    _replace(con, "raw.macro", select)
-    first, last, rows = con.execute("select min(date), max(date), count(*) from raw.macro").fetchone()
-    series = [s for (s,) in con.execute("select distinct series from raw.macro order by 1").fetchall()]
-    return {"rows": rows, "series": series, "first_date": str(first), "last_date": str(last),
-            "files": [str(f) for f in files]}
+    first, last, rows = con.execute(f"select min(date), max(date), count(*) from ({select})").fetchone()
+    series = [s for (s,) in con.execute(f"select distinct series from ({select}) order by 1").fetchall()]
+    return StagedInput("raw.macro", select, {"rows": rows, "series": series, "first_date": str(first),
+                                             "last_date": str(last), "files": [str(f) for f in files]})
 
 
-def load_instruments(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, Any]:
-    """Check the sectors files at ``path`` and replace ``raw.instruments`` (ticker, sector, name)."""
+def stage_instruments(con: duckdb.DuckDBPyConnection, path: str | Path) -> StagedInput:
+    """Stage and check the sectors files at ``path`` for ``raw.instruments`` (ticker, sector, name)."""
     files = resolve_files(path)
     columns = _stage(con, INSTRUMENTS, files)
     name = "trim(name)" if "name" in columns else "cast(null as varchar)"
@@ -165,11 +171,9 @@ def load_instruments(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[s
         select trim(ticker) as ticker, trim(sector) as sector, {name} as name, source_file
         from _staged_instruments
     """
-    _replace(con, "raw.instruments", select)
-    rows, sectors = con.execute(
-        "select count(*), count(distinct sector) from raw.instruments"
-    ).fetchone()
-    return {"rows": rows, "sectors": sectors, "files": [str(f) for f in files]}
+    rows, sectors = con.execute(f"select count(*), count(distinct sector) from ({select})").fetchone()
+    return StagedInput("raw.instruments", select, {"rows": rows, "sectors": sectors,
+                                                   "files": [str(f) for f in files]})
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -184,7 +188,13 @@ def _is_parquet(path: Path) -> bool:
 
 
 def _quote(path: Path) -> str:
+    """A path as a SQL string literal."""
     return "'" + str(path).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    """A column name as a quoted SQL identifier (a header may hold any character, quotes too)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _normalize(name: str) -> str:
@@ -209,7 +219,7 @@ def _relation(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[str, set[str]
     if duplicates:
         raise InputError(f"{file}: columns {duplicates} appear more than once (after lower-casing)")
     columns = ", ".join(
-        f'cast("{orig}" as varchar) as "{norm}"' for orig, norm in zip(names, normalized)
+        f"cast({_ident(orig)} as varchar) as {_ident(norm)}" for orig, norm in zip(names, normalized)
     )
     return f"select {columns}, {_quote(file)} as source_file from {reader}", set(normalized)
 
@@ -304,19 +314,6 @@ def _row_text(row_json: str) -> str:
     row = json.loads(row_json)
     row.pop("source_file", None)
     return ", ".join(f"{k}={v!r}" for k, v in row.items())
-
-
-def _replace(con: duckdb.DuckDBPyConnection, table: str, select: str) -> None:
-    """Replace ``table`` with the result of ``select`` in one transaction: all or nothing."""
-    schema = table.split(".")[0]
-    con.execute("begin transaction")
-    try:
-        con.execute(f"create schema if not exists {schema}")
-        con.execute(f"create or replace table {table} as {select}")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
 
 
 def latest_date(files: list[Path]) -> str:

@@ -1,4 +1,4 @@
-"""ml.ingest: schema checks with clear errors, DuckDB readers, all-or-nothing replacement."""
+"""ml.ingest: schema checks with clear errors, DuckDB readers; staging writes nothing."""
 
 import gzip
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ml.ingest import InputError, load_instruments, load_macro, load_prices, resolve_files
+from ml.ingest import InputError, resolve_files, stage_instruments, stage_macro, stage_prices
 
 HEADER = "date,ticker,open,high,low,close,volume"
 GOOD_ROWS = [
@@ -24,6 +24,25 @@ def write(path: Path, lines: list[str]) -> Path:
     else:
         path.write_text(text)
     return path
+
+
+def _load(con, staged):
+    """What the warehouse layer does with a staged input (here without its transaction)."""
+    con.execute("create schema if not exists raw")
+    con.execute(f"create or replace table {staged.table} as {staged.select}")
+    return staged.summary
+
+
+def load_prices(con, path):
+    return _load(con, stage_prices(con, path))
+
+
+def load_macro(con, path):
+    return _load(con, stage_macro(con, path))
+
+
+def load_instruments(con, path):
+    return _load(con, stage_instruments(con, path))
 
 
 @pytest.fixture
@@ -116,15 +135,22 @@ def test_files_of_one_input_must_agree_on_optional_columns(tmp_path, con):
         load_prices(con, folder)
 
 
-def test_bad_input_leaves_previous_table_untouched(tmp_path):
+def test_staging_writes_nothing_to_the_database(tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:
-        load_prices(con, write(tmp_path / "good.csv", [HEADER, *GOOD_ROWS]))
-        before = con.execute("select * from raw.prices order by all").fetchall()
+        staged = stage_prices(con, write(tmp_path / "good.csv", [HEADER, *GOOD_ROWS]))
+        assert staged.table == "raw.prices" and staged.summary["rows"] == 3
         with pytest.raises(InputError):
-            load_prices(con, write(tmp_path / "bad.csv", [HEADER, "2020-01-05,AAA,x,11,9,10,1"]))
+            stage_prices(con, write(tmp_path / "bad.csv", [HEADER, "2020-01-05,AAA,x,11,9,10,1"]))
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("select * from raw.prices order by all").fetchall() == before
+        assert con.execute("select count(*) from duckdb_tables()").fetchone()[0] == 0
+
+
+def test_a_quote_in_a_header_is_a_column_name_like_any_other(tmp_path, con):
+    path = write(tmp_path / "s.csv", ['ticker,sector,"no""te"', 'AAA,Energy,x'])
+    assert load_instruments(con, path)["rows"] == 1
+    with pytest.raises(InputError, match=r"s2\.csv: missing required column\(s\) \['ticker'\]"):
+        stage_instruments(con, write(tmp_path / "s2.csv", ['"tic""ker",sector', 'AAA,Energy']))
 
 
 def test_macro_value_may_be_empty_or_dot_but_not_text(tmp_path, con):

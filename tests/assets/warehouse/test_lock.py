@@ -61,5 +61,6 @@ def test_a_run_on_a_held_home_fails_before_any_step(tmp_path):
     assert not result.get_asset_materialization_events()
     failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE
                 or e.event_type == dg.DagsterEventType.RUN_FAILURE]
-    assert any("the other run" in str(e.event_specific_data) for e in failures)
+    assert any("the other run" in (e.event_specific_data.error.to_string() if getattr(e.event_specific_data, "error", None)
+                                   else str(e.event_specific_data)) for e in failures)
     assert not (home / "warehouse.duckdb").exists()

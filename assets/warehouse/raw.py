@@ -1,0 +1,27 @@
+"""raw.prices, raw.macro and raw.instruments: swapped together, or not at all.
+
+The ingest stages and checks every input first (ml.ingest.stage_*, temporary tables of the
+connection); only then are the three raw tables replaced, in one transaction. A bad input of
+any of the three fails before anything is written, so the warehouse keeps its previous tables."""
+
+import duckdb
+
+from assets.warehouse.connection import scalar, transaction
+from ml.ingest import StagedInput
+
+RAW_TABLES = ("raw.prices", "raw.macro", "raw.instruments")
+
+
+def swap(con: duckdb.DuckDBPyConnection, staged: list[StagedInput]) -> None:
+    """Replace each staged input's raw table with its rows, all in one transaction."""
+    unknown = sorted({s.table for s in staged} - set(RAW_TABLES))
+    if unknown:
+        raise ValueError(f"not raw tables: {unknown} (expected {RAW_TABLES})")
+    with transaction(con):
+        con.execute("create schema if not exists raw")
+        for item in staged:
+            con.execute(f"create or replace table {item.table} as {item.select}")
+
+
+def latest_price_date(con: duckdb.DuckDBPyConnection):
+    return scalar(con, "select max(cast(date as date)) from raw.prices")
