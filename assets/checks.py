@@ -7,15 +7,19 @@ import dagster as dg
 import pandas as pd
 
 from assets.resources import TradepipeSettings
+from ml.config import describe, settings
 from ml.market_calendar import calendar, last_completed_session
 
 QUARANTINE = dg.AssetKey(["marts", "quarantine"])
 
-# Above this share of quarantined bars the input is more likely broken than glitchy.
-MAX_QUARANTINED_SHARE = 0.01
+# Warns (whole history); the latest date's share blocks trading in latest_date_coverage
+# (TradepipeSettings.max_quarantined_share): two rules, two settings in [quality].
+WARN_QUARANTINED_SHARE = settings().quality.warn_quarantined_share
 
 
-@dg.asset_check(asset=QUARANTINE, description="Counts quarantined bars by rule; warns when more than 1% of bars are quarantined.")
+@dg.asset_check(asset=QUARANTINE, description=f"Counts quarantined bars by rule. "
+                                              f"{describe('quality.warn_quarantined_share')} "
+                                              f"({WARN_QUARANTINED_SHARE:.0%})")
 def quarantine_share(settings: TradepipeSettings) -> dg.AssetCheckResult:
     with settings.warehouse(read_only=True) as con:
         by_rule = dict(con.execute(
@@ -26,7 +30,7 @@ def quarantine_share(settings: TradepipeSettings) -> dg.AssetCheckResult:
         ).fetchone()
     share = quarantined / bars if bars else 0.0
     return dg.AssetCheckResult(
-        passed=share <= MAX_QUARANTINED_SHARE,
+        passed=share <= WARN_QUARANTINED_SHARE,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "quarantined_bars": quarantined,
