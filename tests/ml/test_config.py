@@ -160,3 +160,19 @@ def test_candidates_and_optimizers_are_the_known_ones():
 
     assert list(config.CANDIDATES) == [c.name for c in default_candidates()]
     assert config.OPTIMIZERS == OPTIMIZERS
+
+
+def test_the_command_prints_the_settings_in_force(tmp_path):
+    """`python -m ml.config` (README) and `python -m ml.config dbt-vars` (the Makefile's dbt parse)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    override = _write(tmp_path, "horizon = 10\n")
+    env = {**os.environ, config.ENV_VAR: str(override)}
+    shown = subprocess.run([sys.executable, "-m", "ml.config"], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(shown.stdout)["horizon"] == 10
+    dbt_vars = subprocess.run([sys.executable, "-m", "ml.config", "dbt-vars"], env=env, capture_output=True,
+                              text=True, check=True)
+    assert json.loads(dbt_vars.stdout)["label_horizons"] == [1, 5, 10, 20]
