@@ -7,6 +7,12 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 
 export TRADEPIPE_HOME ?= $(CURDIR)/.tradepipe
+# Settings: tradepipe.toml, overridden key by key by the file TRADEPIPE_CONFIG names, e.g.
+# `make demo TRADEPIPE_CONFIG=my.toml` with my.toml holding `horizon = 20`. Not given: the root file only.
+ifneq ($(strip $(TRADEPIPE_CONFIG)),)
+override TRADEPIPE_CONFIG := $(abspath $(TRADEPIPE_CONFIG))
+export TRADEPIPE_CONFIG
+endif
 export DAGSTER_HOME ?= $(TRADEPIPE_HOME)/dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
@@ -25,10 +31,11 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	@touch $@
 
 # The dbt manifest that @dbt_assets reads at import: prepared here, never at import time.
-# Parsed against the warehouse the runs use, so their partial parse stays valid (dbt re-parses
-# everything when the rendered profile changes).
-$(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
-	cd dbt_project && TRADEPIPE_WAREHOUSE="$(TRADEPIPE_HOME)/warehouse.duckdb" ../$(BIN)/dbt parse --quiet --profiles-dir .
+# Parsed against the warehouse and with the dbt vars the runs use, so their partial parse stays
+# valid (dbt re-parses everything when the rendered profile or the vars change).
+$(MANIFEST): $(VENV)/.installed $(DBT_SOURCES) tradepipe.toml $(wildcard $(TRADEPIPE_CONFIG))
+	dbt_vars="$$($(BIN)/python -m ml.config dbt-vars)" && cd dbt_project && \
+	TRADEPIPE_WAREHOUSE="$(TRADEPIPE_HOME)/warehouse.duckdb" ../$(BIN)/dbt parse --quiet --profiles-dir . --vars "$$dbt_vars"
 	@touch $@
 
 # The Dagster instance folder (quoted: a home path may hold spaces).

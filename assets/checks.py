@@ -12,10 +12,12 @@ from assets.ingest import RAW_PRICES
 from assets.resources import TradepipeSettings
 from assets.warehouse import marts
 from assets.warehouse import raw
+from ml.config import describe, settings
 from ml.market_calendar import calendar, last_completed_session
 
-# Above this share of quarantined bars the input is more likely broken than glitchy.
-MAX_QUARANTINED_SHARE = 0.01
+# Warns (whole history); the latest date's share blocks trading in latest_date_coverage
+# (TradepipeSettings.max_quarantined_share): two rules, two settings in [quality].
+WARN_QUARANTINED_SHARE = settings().quality.warn_quarantined_share
 
 # Daily outputs must be refreshed after each weekday's close (the daily schedule runs at 18:30
 # New York time). A cron cannot see NYSE holidays: on a holiday these read overdue.
@@ -32,14 +34,16 @@ def run_market_date(context: dg.AssetCheckExecutionContext) -> pd.Timestamp | No
     return pd.Timestamp(key) if key else None
 
 
-@dg.asset_check(asset=QUARANTINE, description="Counts quarantined bars by rule; warns when more than 1% of bars are quarantined.")
+@dg.asset_check(asset=QUARANTINE, description=f"Counts quarantined bars by rule. "
+                                              f"{describe('quality.warn_quarantined_share')} "
+                                              f"({WARN_QUARANTINED_SHARE:.0%})")
 def quarantine_share(settings: TradepipeSettings) -> dg.AssetCheckResult:
     with settings.warehouse(read_only=True) as con:
         by_rule = marts.quarantine_by_rule(con)
         quarantined, bars = marts.quarantined_bars(con)
     share = quarantined / bars if bars else 0.0
     return dg.AssetCheckResult(
-        passed=share <= MAX_QUARANTINED_SHARE,
+        passed=share <= WARN_QUARANTINED_SHARE,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "quarantined_bars": quarantined,

@@ -3,7 +3,7 @@
     tradepipe summary                  where the results are, and what the warehouse holds
     tradepipe status                   the last Dagster runs, and the state of the data
     tradepipe models [--all]           champion and challenger models with their CV metrics
-    tradepipe retrain [--horizon 5]    whether a retrain is due, and how to run it
+    tradepipe retrain [--horizon N]    whether a retrain is due, and how to run it
     tradepipe report [--date DATE]     where the daily report is, and its files
 
 Every command reads $TRADEPIPE_HOME (default .tradepipe) and opens the warehouse read-only.
@@ -25,6 +25,7 @@ from assets.warehouse import marts, status as state
 from assets.warehouse import registry as registry_table
 from assets.warehouse.connection import table_exists
 from ml import registry
+from ml.config import settings
 
 CONTRACT_TABLES = [
     "raw.prices",
@@ -306,7 +307,7 @@ def models(show_all: bool = False) -> int:
 
 def _retrain_command(horizon: int, force: bool) -> str:
     config: dict[str, object] = {}
-    if horizon != 5:  # TrainingConfig's default
+    if horizon != settings().horizon:  # TrainingConfig's default
         config["horizon"] = horizon
     if force:
         config["force"] = True
@@ -314,8 +315,11 @@ def _retrain_command(horizon: int, force: bool) -> str:
     return f"dagster asset materialize -m assets.definitions --select '{TRAINING_ASSETS}'{run_config}"
 
 
-def retrain(horizon: int = 5) -> int:
-    """Whether new labels arrived since the champion of ``horizon`` was trained (exit 0 either way)."""
+def retrain(horizon: int | None = None) -> int:
+    """Whether new labels arrived since the champion of ``horizon`` (default: the config's) was
+    trained (exit 0 either way)."""
+
+    horizon = settings().horizon if horizon is None else horizon
 
     with _warehouse() as con:
         _require(con, "marts.fct_training_panel", "marts/fct_training_panel")
@@ -394,7 +398,9 @@ def _parser() -> argparse.ArgumentParser:
     models_cmd = commands.add_parser("models", help="champion and challenger models with their CV metrics")
     models_cmd.add_argument("--all", action="store_true", help="retired models too (fold models never)")
     retrain_cmd = commands.add_parser("retrain", help="whether a retrain is due and how to run it")
-    retrain_cmd.add_argument("--horizon", type=int, default=5, help="label horizon in trading days (default 5)")
+    retrain_cmd.add_argument("--horizon", type=int, default=None,
+                             help="label horizon in trading days (default: horizon in the config, "
+                                  f"now {settings().horizon})")
     report_cmd = commands.add_parser("report", help="where the daily report is, and its files")
     report_cmd.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD",
                             help="market date of the report (default: the latest trading date)")

@@ -10,7 +10,7 @@ import time
 import dagster as dg
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from ml.config import setting
 
 from assets import metadata
 from assets.backtest import backtest_inputs
@@ -34,29 +34,27 @@ REGIME_NAMES = ("risk_on", "neutral", "risk_off")
 
 
 class ComparisonConfig(dg.Config):
-    """What to compare, over which span, and how to choose."""
+    """What to compare, over which span, and how to choose (defaults: tradepipe.toml, the horizon and [comparison])."""
 
-    horizon: int = Field(default=5, description="Label horizon of the candidates (and of the champion replaced).")
-    candidates: list[str] = Field(default=[c.name for c in default_candidates()],
-                                  description="Candidates by name: ridge, random_forest, lightgbm, lightgbm_tuned, mlp, ensemble.")
-    optimizers: list[str] = Field(default=["equal_weight", "inverse_vol", "hrp", "min_variance"],
-                                  description="Portfolio optimizers each candidate is backtested with.")
-    compare_days: int = Field(default=504, description="Trading days compared, ending at the last labelled date (validation + final). Each day costs 24 backtest steps: ~4 minutes for 504 days of 100 tickers on 2 cores.")
-    final_days: int = Field(default=126, description="The untouched final window: the last trading days of the span, never used to choose.")
-    ensemble_size: int = Field(default=3, description="Members of the rank ensemble: the candidates with the best validation rank IC.")
-    tuning_iter: int = Field(default=8, description="Random-search trials of a tuned candidate.")
-    tuning_splits: int = Field(default=3, description="Purged K-fold splits of the tuner, inside the span before the compared dates.")
-    weight_sharpe: float = Field(default=DEFAULT_WEIGHTS["sharpe"], description="Score weight of the Sharpe ratio.")
-    weight_max_drawdown: float = Field(default=DEFAULT_WEIGHTS["max_drawdown"], description="Score weight of the maximum drawdown.")
-    weight_calmar: float = Field(default=DEFAULT_WEIGHTS["calmar"], description="Score weight of the Calmar ratio.")
-    weight_turnover: float = Field(default=DEFAULT_WEIGHTS["turnover"], description="Score weight of the turnover (lower is better).")
-    weight_regime_consistency: float = Field(default=DEFAULT_WEIGHTS["regime_consistency"], description="Score weight of the worst regime's Sharpe.")
-    min_sharpe: float | None = Field(default=1.0, description="Threshold: validation Sharpe at least this (None: no threshold).")
-    min_max_drawdown: float | None = Field(default=-0.20, description="Threshold: maximum drawdown no deeper than this.")
-    min_calmar: float | None = Field(default=0.5, description="Threshold: Calmar ratio at least this.")
-    max_turnover: float | None = Field(default=0.40, description="Threshold: mean daily one-way turnover at most this.")
-    n_jobs: int = Field(default=2, description="Backtests run in parallel processes.")
-    promote: bool = Field(default=True, description="Make the winner the champion (False: compare and report only).")
+    horizon: int = setting("horizon")
+    candidates: list[str] = setting("comparison.candidates")
+    optimizers: list[str] = setting("comparison.optimizers")
+    compare_days: int = setting("comparison.compare_days")
+    final_days: int = setting("comparison.final_days")
+    ensemble_size: int = setting("comparison.ensemble_size")
+    tuning_iter: int = setting("comparison.tuning_iter")
+    tuning_splits: int = setting("comparison.tuning_splits")
+    weight_sharpe: float = setting("comparison.weight_sharpe")
+    weight_max_drawdown: float = setting("comparison.weight_max_drawdown")
+    weight_calmar: float = setting("comparison.weight_calmar")
+    weight_turnover: float = setting("comparison.weight_turnover")
+    weight_regime_consistency: float = setting("comparison.weight_regime_consistency")
+    min_sharpe: float | None = setting("comparison.min_sharpe")
+    min_max_drawdown: float | None = setting("comparison.min_max_drawdown")
+    min_calmar: float | None = setting("comparison.min_calmar")
+    max_turnover: float | None = setting("comparison.max_turnover")
+    n_jobs: int = setting("comparison.n_jobs")
+    promote: bool = setting("comparison.promote")
 
     def selection_spec(self) -> SelectionSpec:
         weights = {name: getattr(self, f"weight_{name}") for name in DEFAULT_WEIGHTS}

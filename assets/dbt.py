@@ -29,6 +29,7 @@ from dagster_dbt import (
 
 from assets.resources import TradepipeSettings
 from assets.warehouse import builds as dbt_builds
+from ml.config import label_horizons, setting, settings
 
 # dbt from the same environment as this interpreter, whether or not that environment is activated.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -71,19 +72,25 @@ translator = TradepipeDbtTranslator(settings=DagsterDbtTranslatorSettings(enable
 
 
 class DbtBuildConfig(dg.Config):
-    """Overrides of the dbt vars; unset fields keep the defaults in dbt_project.yml."""
+    """The dbt vars, passed to every build; defaults from tradepipe.toml's [dbt] (dbt_project.yml
+    repeats them only for standalone dbt). The label horizons always include the config's horizon."""
 
-    label_horizons: list[int] | None = Field(default=None, description="Label horizons in trading days (default [1, 5, 20]).")
-    label_price: str | None = Field(default=None, description="'open' (next open, default) or 'close'.")
-    macro_publication_lag_days: int | None = Field(default=None, description="Business days before a macro value may be used (default 1).")
-    macro_max_staleness_days: int | None = Field(default=None, description="Oldest macro value carried, in calendar days (default 10).")
-    universe_min_history_days: int | None = Field(default=None, description="Training universe: minimum valid days of history (default 252).")
-    universe_min_price: float | None = Field(default=None, description="Training universe: minimum close (default 1.0).")
-    universe_min_dollar_volume_20d: float | None = Field(default=None, description="Training universe: minimum 20-day mean dollar volume (default 1e6).")
+    label_horizons: list[int] = setting("dbt.label_horizons")
+    label_price: str = setting("dbt.label_price")
+    macro_publication_lag_days: int = setting("dbt.macro_publication_lag_days")
+    macro_max_staleness_days: int = setting("dbt.macro_max_staleness_days")
+    regime_warmup_days: int = setting("dbt.regime_warmup_days")
+    close_jump_max_ratio: float = setting("dbt.close_jump_max_ratio")
+    close_jump_min_ratio: float = setting("dbt.close_jump_min_ratio")
+    universe_min_history_days: int = setting("dbt.universe_min_history_days")
+    universe_min_price: float = setting("dbt.universe_min_price")
+    universe_min_dollar_volume_20d: float = setting("dbt.universe_min_dollar_volume_20d")
     full_refresh: bool = Field(default=False, description="Rebuild every model from all history, even when an incremental build would do.")
 
     def dbt_vars(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if v is not None and k != "full_refresh"}
+        dbt_vars = {k: v for k, v in self.model_dump().items() if k != "full_refresh"}
+        dbt_vars["label_horizons"] = label_horizons(self.label_horizons, settings().horizon)
+        return dbt_vars
 
 
 @contextmanager
@@ -118,8 +125,7 @@ def dbt_models(
     # (tests/assets/test_dbt_models.py), not in every build.
     args = ["build", "--exclude-resource-type", "unit_test"]
     dbt_vars = config.dbt_vars()
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars)]
+    args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     with settings.warehouse() as con:
         inputs = dbt_builds.inputs_digest(con, DBT_PROJECT_DIR, dbt_vars)
         plan = dbt_builds.plan_build(con, inputs, full_refresh=config.full_refresh)

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Literal
 
 import dagster as dg
-from pydantic import Field
+from ml.config import setting
 
 from assets.resources import TradepipeSettings
 from assets.warehouse import raw
@@ -19,14 +19,10 @@ RAW_INSTRUMENTS = dg.AssetKey(["raw", "instruments"])
 class IngestConfig(dg.Config):
     """Where the raw tables come from."""
 
-    source: Literal["files", "synthetic"] = Field(
-        default="files",
-        description="'files': the TRADEPIPE_PRICES/MACRO/SECTORS files (default: the bundled "
-        "sample). 'synthetic': a seeded synthetic market, for scale tests and benchmarks.",
-    )
-    synthetic_tickers: int = Field(default=500, description="Synthetic market: number of tickers.")
-    synthetic_years: float = Field(default=10.0, description="Synthetic market: years of trading days.")
-    synthetic_seed: int = Field(default=0, description="Synthetic market: random seed.")
+    source: Literal["files", "synthetic"] = setting("ingest.source")
+    synthetic_tickers: int = setting("ingest.synthetic_tickers")
+    synthetic_years: float = setting("ingest.synthetic_years")
+    synthetic_seed: int = setting("ingest.synthetic_seed")
 
 
 @dg.multi_asset(

@@ -6,7 +6,7 @@ import json
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
+from ml.config import setting
 
 from assets import metadata
 from assets.backtest import champion_oos
@@ -29,14 +29,14 @@ MONITORING = dg.AssetKey(["ml", "monitoring"])
 class MonitoringConfig(dg.Config):
     """Thresholds of the model-health rules."""
 
-    ic_window: int = Field(default=63, description="Rolling window (dates) of the IC.")
-    drift_threshold: float = Field(default=0.0, description="A rolling IC below this counts as a bad day.")
-    drift_max_share: float = Field(default=0.6, description="review_model when more than this share of recent days are bad.")
-    drift_lookback: int = Field(default=126, description="Recent days the share is taken over.")
-    psi_warn: float = Field(default=0.1, description="Feature PSI from which a feature is 'warn'.")
-    psi_alert: float = Field(default=0.25, description="Feature PSI from which a feature is 'alert'.")
-    train_sample_rows: int = Field(default=200_000, description="Rows of the training span sampled (seeded) for PSI.")
-    history_days: int = Field(default=756, description="Trailing calendar span (days) of matured predictions the IC history covers; enough for the drift rule's window and lookback.")
+    ic_window: int = setting("monitoring.ic_window")
+    drift_threshold: float = setting("monitoring.drift_threshold")
+    drift_max_share: float = setting("monitoring.drift_max_share")
+    drift_lookback: int = setting("monitoring.drift_lookback")
+    psi_warn: float = setting("monitoring.psi_warn")
+    psi_alert: float = setting("monitoring.psi_alert")
+    train_sample_rows: int = setting("monitoring.train_sample_rows")
+    history_days: int = setting("monitoring.history_days")
 
 
 def _training_sample(con, settings: TradepipeSettings, model_id: str, features: list[str], start, end,

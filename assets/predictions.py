@@ -4,7 +4,6 @@ The logic is in ml.training (scoring, calibration); the warehouse layer reads an
 import dagster as dg
 import duckdb
 import pandas as pd
-from pydantic import Field
 
 from assets import metadata
 from assets.checks import DAILY_FRESHNESS
@@ -17,6 +16,7 @@ from assets.warehouse import preds as preds_table
 from assets.warehouse import registry as registry_table
 from assets.warehouse.connection import transaction
 from ml import registry, training
+from ml.config import setting
 from ml.market_calendar import is_session
 from ml.registry import FittedModel
 
@@ -26,7 +26,7 @@ DAILY_PREDICTIONS = dg.AssetKey(["ml", "daily_predictions"])
 class ScoringConfig(dg.Config):
     """Which horizon's models score the market date."""
 
-    horizon: int = Field(default=5, description="Label horizon of the champion used.")
+    horizon: int = setting("horizon")
 
 
 def model_in_force(con: duckdb.DuckDBPyConnection, home, day: pd.Timestamp, horizon: int) -> dict:

@@ -5,7 +5,7 @@ import json
 import dagster as dg
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from ml.config import setting
 
 from assets import metadata
 from assets.dbt import FCT_REGIME_FEATURES
@@ -25,12 +25,12 @@ CURRENT_REGIME = dg.AssetKey(["ml", "current_regime"])
 class RegimeConfig(dg.Config):
     """Settings of the regime detector and its walk-forward refits."""
 
-    n_states: int = Field(default=3, description="Hidden states (labels: risk_on / neutral / risk_off for 3).")
-    refit: str = Field(default="QS", description="Refit calendar (pandas frequency, anchored at the data start): QS = quarterly.")
-    min_train_days: int = Field(default=504, description="Trading days of features before the first model.")
-    max_ffill_days: int = Field(default=5, description="Longest gap in a regime feature that is forward-filled; longer gaps are an error.")
-    risk_feature: str = Field(default="gspc_vol_20d", description="Feature whose state means order the labels (lowest = risk_on).")
-    seed: int = Field(default=0, description="Seed of the EM restarts.")
+    n_states: int = setting("regimes.n_states")
+    refit: str = setting("regimes.refit")
+    min_train_days: int = setting("regimes.min_train_days")
+    max_ffill_days: int = setting("regimes.max_ffill_days")
+    risk_feature: str = setting("regimes.risk_feature")
+    seed: int = setting("regimes.seed")
 
 
 def _usable_features(frame: pd.DataFrame, context: dg.AssetExecutionContext, span: int) -> list[str]:

@@ -7,8 +7,9 @@ default, so the bundled sample runs with no configuration at all.
 
 import os
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import dagster as dg
 from pydantic import Field
@@ -16,7 +17,8 @@ import duckdb
 
 from assets.warehouse.connection import connect
 from assets.warehouse.lock import home_lock
-from ml.portfolio import PortfolioSpec
+from ml.config import setting
+from ml.portfolio import REGIMES, PortfolioSpec
 from ml.rebalance import TradingSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -44,10 +46,8 @@ class TradepipeSettings(dg.ConfigurableResource):
         description="TRADEPIPE_SECTORS: ticker,sector[,name] file or folder.",
     )
 
-    min_coverage: float = Field(
-        default=0.9, description="Share of recently traded tickers that must have a valid bar on the latest date.")
-    max_quarantined_share: float = Field(
-        default=0.05, description="Largest share of the latest date's bars that may be quarantined.")
+    min_coverage: float = setting("quality.min_coverage")
+    max_quarantined_share: float = setting("quality.max_quarantined_share")
 
     @property
     def home_path(self) -> Path:
@@ -89,55 +89,50 @@ DEFAULT_OPTIMIZER = "equal_weight"
 class TradingSettings(dg.ConfigurableResource):
     """How predictions become trades; one resource so the daily run and the backtest agree.
 
-    Set any field in the launchpad's ``resources.trading.config`` (or in Definitions).
+    Every field's default and description come from the project config (tradepipe.toml: the
+    top-level horizon and [signals], [portfolio], [trades], [costs], [limits], [kill_switch]);
+    each field is the ml spec field of the same name (TradingSpec, PortfolioSpec). Set any field in the launchpad's ``resources.trading.config`` (or in Definitions).
     """
 
-    horizon: int = Field(default=5, description="Label horizon of the champion whose predictions are traded.")
-    signal_method: str = Field(default="rank", description="rank, threshold or zscore (ml.signals).")
-    top_pct: float = Field(default=0.2, description="rank: share of names with a buy signal each day.")
-    threshold: float = Field(default=0.0, description="threshold: score at or above which a name is a buy.")
-    optimizer: str = Field(default="champion", description="'champion' (the optimizer the model comparison chose with the champion; equal_weight when none was chosen), or equal_weight, inverse_vol, hrp, min_variance.")
-    top_n: int = Field(default=20, description="Names held (top-K).")
-    max_replace: int = Field(default=2, description="Held names replaced per day at most (dropout buffer; 2 of 20 = 10% a day, the ratio of Qlib's TopkDropout defaults 5 of 50).")
-    max_weight: float = Field(default=0.10, description="Largest weight of one name.")
-    max_sector: float = Field(default=0.30, description="Largest weight of one sector.")
-    min_names: int = Field(default=10, description="Fewer selected names than this blocks the day's trades.")
-    cov_window: int = Field(default=126, description="Trailing trading days of returns for volatility and covariance.")
-    exposure_risk_on: float = Field(default=1.0, description="Gross exposure in the risk_on regime (rest in cash).")
-    exposure_neutral: float = Field(default=0.8, description="Gross exposure in the neutral regime.")
-    exposure_risk_off: float = Field(default=0.5, description="Gross exposure in the risk_off regime.")
-    capital: float = Field(default=1_000_000.0, description="Starting cash of the paper book and the backtest.")
-    commission_bps: float = Field(default=1.0, description="Commission estimate, basis points of notional.")
-    slippage_bps: float = Field(default=5.0, description="Slippage estimate, basis points of notional.")
-    min_trade_notional: float = Field(default=100.0, description="Smallest order kept (exits always trade).")
-    max_adv_share: float = Field(default=0.05, description="An order above this share of 20-day volume is flagged and blocks the day.")
-    no_trade_band: float = Field(default=0.005, description="Held names within this weight distance of their target are not traded.")
-    max_turnover: float = Field(default=0.5, description="Largest one-way turnover of a day's orders.")
-    max_trade_share: float = Field(default=0.10, description="Largest single order as a share of the portfolio.")
-    max_cost_share: float = Field(default=0.005, description="Largest estimated cost of a day's orders as a share of the portfolio.")
-    max_trades: int = Field(default=100, description="Most orders in a day.")
-    max_daily_loss: float = Field(default=0.03, description="Kill switch: a daily loss beyond this blocks trading.")
-    sharpe_window_days: int = Field(default=30, description="Kill switch: trailing window (trading days, ~6 weeks) of the Sharpe rule.")
-    min_sharpe: float = Field(default=0.5, description="Kill switch: trailing annualised Sharpe below this blocks trading.")
-    mode: str = Field(default="paper", description="paper (dry run): approved trades move the paper book only.")
+    horizon: int = setting("horizon")
+    signal_method: str = setting("signals.signal_method")
+    top_pct: float = setting("signals.top_pct")
+    threshold: float = setting("signals.threshold")
+    optimizer: str = setting("portfolio.optimizer")
+    top_n: int = setting("portfolio.top_n")
+    max_replace: int = setting("portfolio.max_replace")
+    max_weight: float = setting("portfolio.max_weight")
+    max_sector: float = setting("portfolio.max_sector")
+    min_names: int = setting("portfolio.min_names")
+    cov_window: int = setting("portfolio.cov_window")
+    min_history: int = setting("portfolio.min_history")
+    exposure_risk_on: float = setting("portfolio.exposure_risk_on")
+    exposure_neutral: float = setting("portfolio.exposure_neutral")
+    exposure_risk_off: float = setting("portfolio.exposure_risk_off")
+    capital: float = setting("trades.capital")
+    commission_bps: float = setting("costs.commission_bps")
+    slippage_bps: float = setting("costs.slippage_bps")
+    min_trade_notional: float = setting("trades.min_trade_notional")
+    max_adv_share: float = setting("limits.max_adv_share")
+    no_trade_band: float = setting("trades.no_trade_band")
+    max_turnover: float = setting("limits.max_turnover")
+    max_trade_share: float = setting("limits.max_trade_share")
+    max_cost_share: float = setting("limits.max_cost_share")
+    max_trades: int = setting("limits.max_trades")
+    weight_tolerance: float = setting("limits.weight_tolerance")
+    max_daily_loss: float = setting("kill_switch.max_daily_loss")
+    sharpe_window_days: int = setting("kill_switch.sharpe_window_days")
+    min_sharpe: float = setting("kill_switch.min_sharpe")
+    mode: str = setting("trades.mode")
 
     def spec(self, optimizer: str | None = None) -> TradingSpec:
         """The trading spec; ``optimizer`` replaces a field set to 'champion' (see champion_optimizer)."""
         chosen = optimizer or (DEFAULT_OPTIMIZER if self.optimizer == "champion" else self.optimizer)
-        portfolio = PortfolioSpec(
-            optimizer=chosen, top_n=self.top_n, max_replace=self.max_replace,
-            max_weight=self.max_weight, max_sector=self.max_sector, min_names=self.min_names,
-            cov_window=self.cov_window,
-            exposure={"risk_on": self.exposure_risk_on, "neutral": self.exposure_neutral,
-                      "risk_off": self.exposure_risk_off},
-        )
-        return TradingSpec(
-            signal_method=self.signal_method, top_pct=self.top_pct, threshold=self.threshold,
-            portfolio=portfolio, capital=self.capital, commission_bps=self.commission_bps,
-            slippage_bps=self.slippage_bps, min_trade_notional=self.min_trade_notional,
-            max_adv_share=self.max_adv_share, no_trade_band=self.no_trade_band,
-            max_turnover=self.max_turnover, max_trade_share=self.max_trade_share,
-            max_cost_share=self.max_cost_share, max_trades=self.max_trades,
-            max_daily_loss=self.max_daily_loss, sharpe_window_days=self.sharpe_window_days,
-            min_sharpe=self.min_sharpe,
-        )
+        exposure = {regime: getattr(self, f"exposure_{regime}") for regime in REGIMES}
+        portfolio = PortfolioSpec(**self._spec_fields(PortfolioSpec, optimizer=chosen, exposure=exposure))
+        return TradingSpec(**self._spec_fields(TradingSpec, portfolio=portfolio))
+
+    def _spec_fields(self, spec_class: type, **given: Any) -> dict[str, Any]:
+        """Every field of the ml spec dataclass: ``given``, else this resource's field of the same
+        name (a spec field without one is an error, so the two cannot drift apart)."""
+        return {f.name: given[f.name] if f.name in given else getattr(self, f.name) for f in fields(spec_class)}

@@ -15,6 +15,7 @@ from assets.warehouse import preds as preds_table
 from assets.warehouse import registry as registry_table
 from assets.warehouse.connection import transaction
 from ml import charts, registry, training
+from ml.config import setting
 from ml.metrics import daily_ic
 from ml.registry import FittedModel
 
@@ -25,16 +26,16 @@ MIN_RANK_IC = 0.01
 
 
 class TrainingConfig(dg.Config):
-    """What to train and how to judge it (defaults: LightGBM on the ranked 5-day excess return)."""
+    """What to train and how to judge it (defaults: tradepipe.toml, the horizon and [training])."""
 
-    horizon: int = Field(default=5, description="Label horizon in trading days (1, 5 or 20).")
-    model_type: str = Field(default="champion", description="'champion' (retrain the current champion's model type and parameters; LightGBM when there is none), or ridge, lasso, elastic_net, random_forest, lightgbm, mlp.")
-    target: str = Field(default="rank", description="Per-date transform of fwd_excess_return: rank, zscore or raw.")
-    params: str = Field(default="{}", description='Model parameters as JSON, over the defaults, e.g. {"num_leaves": 15}.')
-    train_days: int = Field(default=756, description="Training window in trading days (rolling).")
-    test_days: int = Field(default=63, description="Test window and retrain step in trading days (63 = quarterly).")
-    champion_tolerance: float = Field(default=0.005, description="A new model becomes champion unless its walk-forward rank IC is below the champion's by more than this.")
-    min_new_rows: int = Field(default=1, description="Retrain only when at least this many panel rows have labels known after the champion's train_end.")
+    horizon: int = setting("horizon")
+    model_type: str = setting("training.model_type")
+    target: str = setting("training.target")
+    params: str = setting("training.params")
+    train_days: int = setting("training.train_days")
+    test_days: int = setting("training.test_days")
+    champion_tolerance: float = setting("training.champion_tolerance")
+    min_new_rows: int = setting("training.min_new_rows")
     force: bool = Field(default=False, description="Retrain even when not due.")
 
     def spec(self, champion: dict | None = None) -> training.TrainingSpec:

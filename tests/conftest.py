@@ -1,8 +1,13 @@
 """Session fixtures: the pipeline materialized once on the bundled sample and on a tiny market."""
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The suite checks the root tradepipe.toml's defaults: an override in the caller's environment
+# (make demo TRADEPIPE_CONFIG=...) must not change them. Before any config is read.
+os.environ.pop("TRADEPIPE_CONFIG", None)
 
 from tests.helpers import WAREHOUSE_ONLY, materialize_pipeline, tiny_market
 

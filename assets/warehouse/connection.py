@@ -51,11 +51,12 @@ def qualified(table: str) -> str:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str, database: str | None = None) -> bool:
-    """Whether ``schema.table`` exists (in ``database``, default the connection's own)."""
+    """Whether ``schema.table`` exists as a table or a view (in ``database``, default the
+    connection's own)."""
     schema, name = table.split(".")
-    where = "database_name = coalesce(?, current_database())"
-    return bool(con.execute(f"select count(*) from duckdb_tables() where {where} and schema_name = ? "
-                            "and table_name = ?", [database, schema, name]).fetchone()[0])
+    return bool(con.execute("select count(*) from information_schema.tables where table_catalog = "
+                            "coalesce(?, current_database()) and table_schema = ? and table_name = ?",
+                            [database, schema, name]).fetchone()[0])
 
 
 def columns_of(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

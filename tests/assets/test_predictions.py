@@ -31,10 +31,11 @@ def test_a_rerun_after_tickers_lost_their_last_bar_publishes_no_live_prediction_
         con.execute(f"""copy (select * from read_csv('{SAMPLE_DIR / "prices.csv.gz"}', all_varchar=true)
                      where not (date = '{SAMPLE_LAST_DATE}' and list_contains(?, ticker)))
                      to '{prices}' (header)""", [lost])
-    result = materialize_pipeline(home_copy, prices=prices, selection=WAREHOUSE_ONLY | PREDICTIONS | PUBLISH,
+    result = materialize_pipeline(home_copy, prices=prices, selection=WAREHOUSE_ONLY | PREDICTIONS,
                                   raise_on_error=False)
     materialized = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
-    assert {("ml", "daily_predictions"), ("publish", "analytics_db")} <= materialized
+    assert ("ml", "daily_predictions") in materialized
+    assert materialize_pipeline(home_copy, prices=prices, selection=PUBLISH).success
     after = set(query(home_copy, live).ticker)
     assert after == before - set(lost) and len(after) >= 80
     with duckdb.connect(str(home_copy / "analytics.duckdb"), read_only=True) as con:
