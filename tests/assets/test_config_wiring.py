@@ -16,7 +16,8 @@ from assets.comparison import ComparisonConfig
 from assets.dbt import DbtBuildConfig
 from assets.regimes import RegimeConfig
 from assets.resources import TradepipeSettings, TradingSettings
-from assets.training import ScoringConfig, TrainingConfig
+from assets.predictions import ScoringConfig
+from assets.training import TrainingConfig
 from ml.config import ENV_VAR, describe, settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,12 +31,12 @@ seen = []
 for path in sys.argv[1:]:
     os.environ["TRADEPIPE_CONFIG"] = path
     ml.config.settings.cache_clear()
-    from assets import resources, training, comparison, dbt
-    for module in (resources, training, comparison, dbt):
+    from assets import resources, training, predictions, comparison, dbt
+    for module in (resources, training, predictions, comparison, dbt):
         importlib.reload(module)
     trading = resources.TradingSettings()
     seen.append({
-        "training": training.TrainingConfig().horizon, "scoring": training.ScoringConfig().horizon,
+        "training": training.TrainingConfig().horizon, "scoring": predictions.ScoringConfig().horizon,
         "trading": trading.horizon, "comparison": comparison.ComparisonConfig().horizon,
         "label_horizons": dbt.DbtBuildConfig().dbt_vars()["label_horizons"],
         "top_n": trading.top_n, "spec_top_n": trading.spec().portfolio.top_n, "max_weight": trading.max_weight,
