@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from ml.common import check_int
 from ml import metrics as mt
 from ml.backtest import BENCH_EQUAL, BENCH_INDEX, STRATEGY, run_backtest
 from ml.performance import REGIME_ORDER, performance_summary, regime_breakdown
@@ -199,8 +200,7 @@ def window_split(dates: Any, final_days: int, min_validation_days: int = 126) ->
     Timestamp('2024-01-10 00:00:00')
     """
     for name, value in (("final_days", final_days), ("min_validation_days", min_validation_days)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        check_int(name, value, 1)
     index = pd.DatetimeIndex(pd.to_datetime(pd.Index(dates)))
     if index.hasnans:
         raise ValueError(f"dates has {int(index.isna().sum())} missing values")

@@ -43,13 +43,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
+
+from ml.common import check_int
 
 __all__ = ["FoldBounds", "PurgedKFold", "WalkForwardSplit"]
 
@@ -116,15 +117,6 @@ class _Panel:
 # --------------------------------------------------------------------------- #
 # validation helpers
 # --------------------------------------------------------------------------- #
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    """Return ``value`` as int if it is an integer ``>= minimum``, else raise."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {name}={value}")
-    return int(value)
 
 
 def _num_samples(X: Any) -> int:
@@ -475,16 +467,16 @@ class WalkForwardSplit(BaseCrossValidator):
 
     def _checked_params(self) -> tuple[int, int, int, int, int]:
         """Validate parameters; return train, test, step, embargo, first-test sizes."""
-        train_days = _check_int("train_days", self.train_days, 1)
-        test_days = _check_int("test_days", self.test_days, 1)
+        train_days = check_int("train_days", self.train_days, 1)
+        test_days = check_int("test_days", self.test_days, 1)
         step_days = (
-            test_days if self.step_days is None else _check_int("step_days", self.step_days, 1)
+            test_days if self.step_days is None else check_int("step_days", self.step_days, 1)
         )
-        embargo_days = _check_int("embargo_days", self.embargo_days, 0)
+        embargo_days = check_int("embargo_days", self.embargo_days, 0)
         first_test = (
             train_days
             if self.min_train_days is None
-            else _check_int("min_train_days", self.min_train_days, 1)
+            else check_int("min_train_days", self.min_train_days, 1)
         )
         return train_days, test_days, step_days, embargo_days, first_test
 
@@ -645,8 +637,8 @@ class PurgedKFold(BaseCrossValidator):
             On invalid parameters, misaligned inputs, fewer dates than
             ``n_splits``, or a fold left without training rows.
         """
-        n_splits = _check_int("n_splits", self.n_splits, 2)
-        _check_int("embargo_days", self.embargo_days, 0)
+        n_splits = check_int("n_splits", self.n_splits, 2)
+        check_int("embargo_days", self.embargo_days, 0)
         labels = self.label_end_dates if label_end_dates is None else label_end_dates
         panel = _prepare_panel(X, groups, labels, need_labels=True)
         n_dates = panel.calendar.size
@@ -664,7 +656,7 @@ class PurgedKFold(BaseCrossValidator):
         groups: npt.ArrayLike | None = None,
     ) -> int:
         """Return ``n_splits`` (the data is not needed)."""
-        return _check_int("n_splits", self.n_splits, 2)
+        return check_int("n_splits", self.n_splits, 2)
 
     def _iter_folds(
         self, panel: _Panel, blocks: list[tuple[int, int]]

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ml.common import check_int, iso, jsonable
 from ml.metrics import daily_ic, quantile_spread
 
 __all__ = [
@@ -66,12 +66,6 @@ def _check_columns(df: pd.DataFrame, columns: Sequence[str], name: str) -> None:
         raise ValueError(f"{name} lacks columns {missing}; it has {list(df.columns)}")
 
 
-def _positive_int(value: int, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _as_of(as_of: Any) -> pd.Timestamp:
     ts = pd.Timestamp(as_of)
     if pd.isna(ts):
@@ -92,35 +86,6 @@ def _matured(preds: pd.DataFrame, as_of: Any, columns: Sequence[str]) -> pd.Data
     if out["date"].isna().any():
         raise ValueError(f"preds has {int(out['date'].isna().sum())} matured rows without a date")
     return out
-
-
-def _iso(value: Any) -> str:
-    """A date as ``YYYY-MM-DD`` (full ISO timestamp when it has a time of day)."""
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is None and ts == ts.normalize():
-        return ts.date().isoformat()
-    return ts.isoformat()
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain Python (str, int, float, bool, None, list, dict) with NaN/inf as None."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray, pd.Index, pd.Series)):
-        return [_jsonable(v) for v in list(value)]
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return None  # None, NaN, NaT
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, (pd.Timestamp, datetime, date, np.datetime64)):
-        return _iso(value)
-    if isinstance(value, str):
-        return value
-    return str(value)
 
 
 def _1d_finite(values: npt.ArrayLike | pd.Series, name: str) -> np.ndarray:
@@ -184,8 +149,8 @@ def ic_history(
         For missing columns, a bad ``window`` or ``min_names``, or what
         :func:`ml.metrics.daily_ic` rejects (missing dates, infinite values).
     """
-    window = _positive_int(window, "window")
-    min_names = _positive_int(min_names, "min_names", _MIN_IC_NAMES)
+    window = check_int("window", window, 1)
+    min_names = check_int("min_names", min_names, _MIN_IC_NAMES)
     data = _matured(preds, as_of, [prediction, label])
     both = data[prediction].notna() & data[label].notna()
     n = both.groupby(data["date"]).sum().astype(np.int64)
@@ -262,7 +227,7 @@ def quintile_returns(
         For missing columns, ``quantiles < 2``, or what
         :func:`ml.metrics.quantile_spread` rejects (missing dates, inf).
     """
-    q = _positive_int(quantiles, "quantiles", 2)
+    q = check_int("quantiles", quantiles, 2)
     data = _matured(preds, as_of, [prediction, label])
     data[prediction] = pd.to_numeric(data[prediction]).astype(float)
     data[label] = pd.to_numeric(data[label]).astype(float)
@@ -271,7 +236,7 @@ def quintile_returns(
         infinite = data.loc[np.isinf(data[col].to_numpy()), "date"]
         if len(infinite):
             raise ValueError(
-                f"{col!r} has infinite values on {[_iso(d) for d in infinite.unique()[:5]]}"
+                f"{col!r} has infinite values on {[iso(d) for d in infinite.unique()[:5]]}"
             )
     n = data.groupby("date")[prediction].transform("size").to_numpy(dtype=np.int64)
     data = data[n >= q]
@@ -350,8 +315,8 @@ def model_drift(
         For infinite IC values, duplicated dates, a bad ``window``/``lookback``,
         a ``max_share`` outside [0, 1] or a non-finite ``threshold``.
     """
-    window = _positive_int(window, "window")
-    lookback = _positive_int(lookback, "lookback")
+    window = check_int("window", window, 1)
+    lookback = check_int("lookback", lookback, 1)
     if not 0.0 <= max_share <= 1.0:
         raise ValueError(f"max_share must be in [0, 1], got {max_share!r}")
     if not math.isfinite(threshold):
@@ -445,7 +410,7 @@ def psi(
     >>> round(psi([0, 0, 1, 1], [0, 1, 1, 1], bins=2), 6)   # 0.25 * ln 3
     0.274653
     """
-    bins = _positive_int(bins, "bins", 2)
+    bins = check_int("bins", bins, 2)
     e = _1d_finite(expected, "expected")
     a = _1d_finite(actual, "actual")
     if np.unique(e).size < 2 or a.size == 0:
@@ -582,7 +547,7 @@ def monitoring_log(
         late = dates[dates > cutoff]
         if len(late):
             raise ValueError(
-                f"ic has dates after as_of={_iso(cutoff)}: {[_iso(d) for d in late[:5]]}; "
+                f"ic has dates after as_of={iso(cutoff)}: {[iso(d) for d in late[:5]]}; "
                 "build it with ic_history(preds, as_of)"
             )
         last = ic.iloc[int(dates.argmax())]
@@ -598,7 +563,7 @@ def monitoring_log(
         {"feature": name, **{c: row[c] for c in ("psi", "status", "n_train", "n_today")}}
         for name, row in ranked.head(_TOP_FEATURES).iterrows()
     ]
-    return _jsonable({
+    return jsonable({
         "as_of": cutoff,
         "ic": latest,
         "model_drift": dict(drift),

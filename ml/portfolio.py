@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ml.common import check_int
+
 if TYPE_CHECKING:
     from skfolio.prior import EmpiricalPrior
 
@@ -112,16 +114,16 @@ class PortfolioSpec:
 
     def __post_init__(self) -> None:
         _check_optimizer(self.optimizer)
-        _check_int("top_n", self.top_n, 1)
-        _check_int("max_replace", self.max_replace, 0)
+        check_int("top_n", self.top_n, 1)
+        check_int("max_replace", self.max_replace, 0)
         _check_fraction("max_weight", self.max_weight)
         _check_fraction("max_sector", self.max_sector)
-        _check_int("min_names", self.min_names, 1)
+        check_int("min_names", self.min_names, 1)
         if self.min_names > self.top_n:
             raise ValueError(f"min_names ({self.min_names}) must be <= top_n ({self.top_n}): "
                              "no selection could ever be valid")
-        _check_int("cov_window", self.cov_window, 2)
-        _check_int("min_history", self.min_history, 2)
+        check_int("cov_window", self.cov_window, 2)
+        check_int("min_history", self.min_history, 2)
         if self.min_history > self.cov_window:
             raise ValueError(f"min_history ({self.min_history}) must be <= cov_window "
                              f"({self.cov_window}): no name could ever be bought")
@@ -232,8 +234,8 @@ def select_names(
     >>> sel.names, sel.dropped, sel.added
     (['A', 'C', 'D'], ['B'], ['D'])
     """
-    _check_int("top_n", top_n, 1)
-    _check_int("max_replace", max_replace, 0)
+    check_int("top_n", top_n, 1)
+    check_int("max_replace", max_replace, 0)
     score = _check_scores(scores).dropna()
     held_set = _held_set(held)
     value = score.to_dict()
@@ -707,11 +709,6 @@ def _check_optimizer(optimizer: str) -> None:
     if optimizer not in OPTIMIZERS:
         raise ValueError(
             f"unknown optimizer {optimizer!r}; valid optimizers are {list(OPTIMIZERS)}")
-
-
-def _check_int(name: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
 def _check_fraction(name: str, value: object) -> None:

@@ -28,7 +28,6 @@ Typical use
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import os
 import warnings
@@ -45,6 +44,8 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
+
+from ml.common import check_int, library_versions
 
 __all__ = [
     "DEFAULT_FEATURES",
@@ -109,8 +110,7 @@ def regime_labels(n_states: int) -> list[str]:
     >>> regime_labels(4)
     ['risk_on', 'neutral_1', 'neutral_2', 'risk_off']
     """
-    if isinstance(n_states, bool) or not isinstance(n_states, (int, np.integer)) or n_states < 2:
-        raise ValueError(f"n_states must be an integer >= 2, got {n_states!r}")
+    check_int("n_states", n_states, 2)
     if n_states == 2:
         return ["risk_on", "risk_off"]
     if n_states == 3:
@@ -253,14 +253,6 @@ def _permute_covars(covars: np.ndarray, order: np.ndarray, covariance_type: str)
     if covariance_type == "tied":
         return covars.copy()
     return covars[order].copy()
-
-
-def _library_versions() -> dict[str, str]:
-    """Versions of the libraries whose numerics a saved model depends on."""
-    return {
-        name: importlib.metadata.version(name)
-        for name in ("hmmlearn", "numpy", "scipy", "scikit-learn", "pandas")
-    }
 
 
 def _em_converged(model: GaussianHMM) -> bool:
@@ -412,8 +404,7 @@ class RegimeDetector(BaseEstimator):
             )
         for name in ("n_restarts", "n_iter"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            check_int(name, value, 1)
         if not (isinstance(self.tol, (int, float)) and np.isfinite(self.tol) and self.tol > 0):
             raise ValueError(f"tol must be a positive finite number, got {self.tol!r}")
         if isinstance(self.random_state, bool) or not isinstance(
@@ -910,7 +901,7 @@ class RegimeDetector(BaseEstimator):
         self._check_fitted()
         header = {
             "format_version": FORMAT_VERSION,
-            "library_versions": _library_versions(),
+            "library_versions": library_versions(),
             "params": self._config_dict() | {"features": self.features},
             "features_": list(self.features_),
             "risk_feature_": self.risk_feature_,
@@ -964,7 +955,7 @@ class RegimeDetector(BaseEstimator):
                 f"format_version {FORMAT_VERSION}"
             )
         saved = header["library_versions"]
-        current = _library_versions()
+        current = library_versions()
         if saved.get("hmmlearn") != current["hmmlearn"]:
             warnings.warn(
                 f"{os.fspath(path)!r} was saved with hmmlearn {saved.get('hmmlearn')}, "
@@ -1044,8 +1035,7 @@ def prepare_regime_features(
     >>> prepare_regime_features(raw, ["vix"], max_ffill=1)["vix"].tolist()
     [12.0, 12.0, 14.0]
     """
-    if isinstance(max_ffill, bool) or not isinstance(max_ffill, (int, np.integer)) or max_ffill < 0:
-        raise ValueError(f"max_ffill must be an integer >= 0, got {max_ffill!r}")
+    check_int("max_ffill", max_ffill, 0)
     cols = list(DEFAULT_FEATURES) if features is None else [str(c) for c in features]
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")

@@ -27,12 +27,11 @@ whether enough new labels exist to retrain, :func:`current_champion` and
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
-import platform
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -42,6 +41,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from ml.common import atomic_write, check_int, canonical_json, jsonable, library_versions
 
 __all__ = [
     "to_model_precision",
@@ -125,30 +126,6 @@ def to_model_precision(values: npt.ArrayLike) -> np.ndarray:
     feature's noise.
     """
     return np.asarray(values, dtype=np.float64).astype(np.float32).astype(np.float64)
-
-
-def _jsonable(value: Any) -> Any:
-    """Turn params/metadata into plain JSON types (tuples -> lists, numpy -> python)."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # "nan" / "inf": JSON has no literal for them
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return pd.Timestamp(value).isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
-
-
-def _canonical_json(value: Any) -> str:
-    """Deterministic JSON: sorted keys, no whitespace, plain types."""
-    return json.dumps(_jsonable(value), sort_keys=True, separators=(",", ":"))
 
 
 def row_hashes(
@@ -269,7 +246,7 @@ def model_id_from_fingerprint(
         "settings": dict(settings or {}),
     }
     digest = hashlib.sha256()
-    digest.update(_canonical_json(config).encode())
+    digest.update(canonical_json(config).encode())
     digest.update(b"\n")
     digest.update(fingerprint.encode())
     return digest.hexdigest()[:_ID_LENGTH]
@@ -323,34 +300,12 @@ def model_id(
 # --------------------------------------------------------------------------- #
 
 
-def _library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in _LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and ``os.replace`` (no torn files)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _timestamp_or_none(value: Any) -> pd.Timestamp | None:
@@ -467,14 +422,14 @@ class FittedModel:
             "model_type": self.model_type,
             "horizon": int(self.horizon),
             "target": self.target,
-            "params": _jsonable(self.params),
+            "params": jsonable(self.params),
             "features": list(self.features),
             "train_start": self.train_start.isoformat(),
             "train_end": self.train_end.isoformat(),
             "as_of": self.as_of.isoformat(),
             "n_train": int(self.n_train),
             "data_fingerprint": self.data_fingerprint,
-            "settings": _jsonable(self.settings),
+            "settings": jsonable(self.settings),
         }
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
@@ -493,25 +448,20 @@ class FittedModel:
         artifact = target_dir / _ARTIFACT_NAMES.get(self.model_type, _DEFAULT_ARTIFACT)
         if self.model_type == "lightgbm":
             payload = self.estimator.model_to_string(num_iteration=-1).encode()
-            _atomic_write_bytes(artifact, payload)
+            atomic_write(artifact, payload)
         else:
-            fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".model.", suffix=".tmp")
-            os.close(fd)
-            try:
-                joblib.dump(self.estimator, tmp)
-                os.replace(tmp, artifact)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            buffer = io.BytesIO()
+            joblib.dump(self.estimator, buffer)
+            atomic_write(artifact, buffer.getvalue())
         sidecar = {
             **self.metadata(),
             "format_version": _FORMAT_VERSION,
             "artifact": artifact.name,
             "artifact_format": "lightgbm-text" if self.model_type == "lightgbm" else "joblib",
             "artifact_sha256": _sha256_file(artifact),
-            "library_versions": _library_versions(),
+            "library_versions": library_versions(),
         }
-        _atomic_write_bytes(
+        atomic_write(
             target_dir / _SIDECAR, (json.dumps(sidecar, indent=2, sort_keys=True) + "\n").encode()
         )
         return target_dir
@@ -631,9 +581,9 @@ def registry_row(
         "horizon": int(model.horizon),
         "train_start": model.train_start,
         "train_end": model.train_end,
-        "features": _canonical_json(list(model.features)),
-        "params": _canonical_json(model.params),
-        "cv_metrics": _canonical_json(dict(cv_metrics)),
+        "features": canonical_json(list(model.features)),
+        "params": canonical_json(model.params),
+        "cv_metrics": canonical_json(dict(cv_metrics)),
         "status": status,
         "artifact_path": str(artifact_path),
         "target": model.target,
@@ -767,10 +717,7 @@ def retrain_due(
     >>> retrain_due({"as_of": pd.Timestamp("2024-01-08")}, ends, min_new_rows=2)[0]
     False
     """
-    if isinstance(min_new_rows, bool) or not isinstance(min_new_rows, (int, np.integer)):
-        raise TypeError(f"min_new_rows must be an integer, got {min_new_rows!r}")
-    if min_new_rows < 1:
-        raise ValueError(f"min_new_rows must be >= 1, got {min_new_rows}")
+    check_int("min_new_rows", min_new_rows, 1)
     if force:
         return True, "forced"
     if champion is None:

@@ -31,7 +31,6 @@ import html
 import json
 import math
 import os
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ml.common import atomic_write, iso, jsonable
 from ml import charts
 from ml.safety import CheckResult
 
@@ -185,7 +185,7 @@ def write_report(folder: Path, data: ReportData) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, file_name in FILES.items():
-        paths[name] = _atomic_write(folder / file_name, contents[name])
+        paths[name] = atomic_write(folder / file_name, contents[name])
     _fsync_dir(folder)
     return paths
 
@@ -205,7 +205,7 @@ def render_report(data: ReportData) -> dict[str, bytes]:
     _check_inputs(data)
     checks = _checks(data.checks)
     signals_doc = _signals_document(date, signals)
-    monitoring_doc = _jsonable(data.monitoring, "monitoring")
+    monitoring_doc = jsonable(data.monitoring, "monitoring")
     page = _render_html(data, date, weights, trades, checks)
     return {
         "trades": _csv_bytes(trades),
@@ -316,19 +316,6 @@ def _is_number(value: object) -> bool:
 # --------------------------------------------------------------------------- CSV / JSON
 
 
-def _iso(value: object) -> object:
-    """A date/time as ISO text: ``YYYY-MM-DD`` at midnight, full ISO otherwise."""
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, (pd.Timestamp, dt.datetime)):
-        ts = pd.Timestamp(value)
-        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() and ts.tzinfo is None \
-            else ts.isoformat()
-    if isinstance(value, (dt.date, np.datetime64)):
-        return _iso(pd.Timestamp(value))
-    return value
-
-
 def _iso_dates(frame: pd.DataFrame) -> pd.DataFrame:
     """Date/time columns (typed or as objects) replaced by ISO strings."""
     out = frame.copy()
@@ -337,37 +324,12 @@ def _iso_dates(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_datetime64_any_dtype(col) or (
             col.dtype == object and col.map(
                 lambda v: isinstance(v, (dt.date, np.datetime64))).any()):
-            out[column] = col.map(_iso).astype(object)
+            out[column] = col.map(iso).astype(object)
     return out
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return _iso_dates(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
-
-
-def _jsonable(value: Any, where: str) -> Any:
-    """``value`` as plain JSON types: NaN/inf/NA -> None, numpy -> Python, dates -> ISO."""
-    if value is None or value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (pd.Timestamp, dt.date, np.datetime64)):
-        return _iso(value)
-    if isinstance(value, Mapping):
-        return {str(_iso(k)): _jsonable(v, f"{where}[{k!r}]") for k, v in value.items()}
-    if isinstance(value, pd.Series):
-        return _jsonable(value.to_dict(), where)
-    if isinstance(value, pd.DataFrame):
-        return _jsonable(value.to_dict(orient="records"), where)
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    raise ValueError(f"{where} is not JSON-serialisable: {type(value).__name__} {value!r}")
 
 
 def _json_bytes(document: Any) -> bytes:
@@ -383,27 +345,11 @@ def _signals_document(date: pd.Timestamp, signals: pd.DataFrame) -> dict[str, An
     return {
         "date": date.strftime("%Y-%m-%d"),
         "method": methods[0] if methods else None,
-        "signals": _jsonable(records, "signals"),
+        "signals": jsonable(records, "signals"),
     }
 
 
 # --------------------------------------------------------------------------- files
-
-
-def _atomic_write(path: Path, content: bytes) -> Path:
-    """Write ``content`` to a unique temp file next to ``path``, fsync, then ``os.replace``."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -466,7 +412,7 @@ def _fmt(value: object) -> str:
             return "inf" if v > 0 else "-inf"
         return f"{v:,.2f}" if abs(v) >= 1000 else f"{v:.4f}"
     if isinstance(value, (pd.Timestamp, dt.date, np.datetime64)):
-        return str(_iso(value))
+        return str(iso(value))
     return str(value)
 
 
@@ -700,7 +646,7 @@ def _model_health(monitoring: Mapping[str, Any]) -> str:
         head = f'<p class="fail">review_model: YES{": " + _e(reason) if reason else ""}</p>'
     else:
         head = f'<p class="pass">review_model: no{" (" + _e(reason) + ")" if reason else ""}</p>'
-    log = _jsonable(monitoring, "monitoring")
+    log = jsonable(monitoring, "monitoring")
     top = _top_drift(log.get("feature_drift"))
     top_html = f"<h3>Top drifted features</h3>{_table(top)}" if top is not None and len(top) else ""
     rest = _without_shown(log, shown_top=top is not None)

@@ -28,6 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ml.common import check_int
+
 __all__ = [
     "DEFAULT_WEIGHTS", "EULER_GAMMA", "REQUIRED_COLUMNS",
     "DeflatedSharpe", "Selection", "SelectionSpec",
@@ -122,12 +124,6 @@ def _finite(x: object) -> bool:
     """A real, finite number (bools excluded)."""
     real = isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
     return real and math.isfinite(x)  # type: ignore[arg-type]
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _fmt(x: float, decimals: int, percent: bool) -> str:
@@ -299,7 +295,7 @@ def probabilistic_sharpe_ratio(
                     "kurtosis": kurtosis}.items():
         if not _finite(v):
             raise ValueError(f"{name} must be a finite number, got {v!r}")
-    n_obs = _check_int(n_obs, "n_obs", 2)
+    n_obs = check_int("n_obs", n_obs, 2)
     term = 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe**2
     if term <= 0:
         raise ValueError(
@@ -317,7 +313,7 @@ def expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
     Euler-Mascheroni constant, ``V`` the variance of the trials' per-observation
     Sharpe ratios. A single trial has nothing to deflate: 0.
     """
-    n_trials = _check_int(n_trials, "n_trials", 1)
+    n_trials = check_int("n_trials", n_trials, 1)
     if n_trials == 1:  # whatever the variance (undefined for one trial)
         return 0.0
     if not _finite(sharpe_variance) or sharpe_variance < 0:

@@ -14,8 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from ml.common import atomic_write, jsonable
 from ml import charts
-from ml.report import _CSS, _atomic_write, _csv_bytes, _e, _img, _json_bytes, _jsonable, _pct, _table
+from ml.report import _CSS, _csv_bytes, _e, _img, _json_bytes, _pct, _table
 from ml.selection import DeflatedSharpe
 
 __all__ = ["SelectionReport", "write_selection_report"]
@@ -112,6 +113,6 @@ def write_selection_report(folder: Path, r: SelectionReport) -> dict[str, Path]:
         "report.html": render_html(r).encode("utf-8"),
         "comparison.csv": _csv_bytes(r.table),
         "sharpe_matrix.csv": _csv_bytes(r.sharpe_matrix.reset_index()),
-        "selection.json": _json_bytes(_jsonable(document, "selection")),
+        "selection.json": _json_bytes(jsonable(document, "selection")),
     }
-    return {name: _atomic_write(folder / name, content) for name, content in files.items()}
+    return {name: atomic_write(folder / name, content) for name, content in files.items()}

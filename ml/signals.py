@@ -24,7 +24,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np

@@ -39,13 +39,14 @@ True
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+
+from ml.common import check_int
 
 __all__ = [
     "MACRO_SERIES",
@@ -174,8 +175,8 @@ def generate_market(
     size exist at the peak, plus the long ``prices`` frame (2000 tickers x 10 years is
     about 5M rows).
     """
-    n_tickers = _check_int("n_tickers", n_tickers, minimum=1)
-    seed = _check_int("seed", seed, minimum=0)
+    n_tickers = check_int("n_tickers", n_tickers, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
     n_days = _n_trading_days(n_years)
     dates = _trading_days(start, n_days)
 
@@ -247,19 +248,6 @@ def write_market(market: SyntheticMarket, folder: Path) -> dict[str, Path]:
 
 
 # --- argument checks -------------------------------------------------------------------
-
-
-def _check_int(name: str, value: object, *, minimum: int) -> int:
-    """Return ``value`` as an int, rejecting bools, non-integers and values < minimum."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    try:
-        as_int = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
-    if as_int < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {as_int}")
-    return as_int
 
 
 def _n_trading_days(n_years: float) -> int:

@@ -99,7 +99,8 @@ import pandas as pd
 from scipy.special import expit
 
 from ml import metrics as mt
-from ml.cv import WalkForwardSplit, _check_int
+from ml.common import check_int
+from ml.cv import WalkForwardSplit
 from ml.models import ModelConfig, available_models, default_params
 from ml.registry import (
     FittedModel,
@@ -292,7 +293,7 @@ class TrainingSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check_int("horizon", self.horizon, 1)
+        check_int("horizon", self.horizon, 1)
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
         if self.model_type not in available_models():
@@ -325,23 +326,23 @@ class TrainingSpec:
             if reserved:
                 raise ValueError(f"features {reserved} are labels or bookkeeping columns, not features")
             object.__setattr__(self, "features", feats)
-        train_days = _check_int("train_days", self.train_days, 1)
-        _check_int("test_days", self.test_days, 1)
+        train_days = check_int("train_days", self.train_days, 1)
+        check_int("test_days", self.test_days, 1)
         if not isinstance(self.expanding, bool):
             raise TypeError(f"expanding must be a bool, got {self.expanding!r}")
         if self.embargo_days is not None:
-            _check_int("embargo_days", self.embargo_days, 0)
-        es_days = _check_int("early_stopping_days", self.early_stopping_days, 0)
-        _check_int("early_stopping_rounds", self.early_stopping_rounds, 1)
+            check_int("embargo_days", self.embargo_days, 0)
+        es_days = check_int("early_stopping_days", self.early_stopping_days, 0)
+        check_int("early_stopping_rounds", self.early_stopping_rounds, 1)
         if self.early_stopping_metric not in _ES_METRICS:
             raise ValueError(
                 f"early_stopping_metric must be one of {_ES_METRICS}, got {self.early_stopping_metric!r}"
             )
-        _check_int("uncertainty_models", self.uncertainty_models, 1)
-        _check_int("calibration_min_rows", self.calibration_min_rows, 2)
+        check_int("uncertainty_models", self.uncertainty_models, 1)
+        check_int("calibration_min_rows", self.calibration_min_rows, 2)
         if self.calibration_days is not None:
-            _check_int("calibration_days", self.calibration_days, 1)
-        _check_int("seed", self.seed, 0)
+            check_int("calibration_days", self.calibration_days, 1)
+        check_int("seed", self.seed, 0)
         if self.model_type == "lightgbm" and es_days > 0 and es_days + self.horizon >= train_days:
             raise ValueError(
                 f"early_stopping_days={es_days} + horizon={self.horizon} must be < "

@@ -97,9 +97,9 @@ from scipy import stats
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from ml import metrics as mt
-from ml.cv import PurgedKFold, _check_int
+from ml.common import canonical_json, check_int
+from ml.cv import PurgedKFold
 from ml.models import get_model
-from ml.registry import _canonical_json
 from ml.training import (
     TrainingSpec,
     _as_datetime_ns,
@@ -304,8 +304,8 @@ class SearchSpace:
         With a range among the parameters, list values are drawn with
         replacement and a candidate can repeat.
         """
-        n_iter = _check_int("n_iter", n_iter, 1)
-        seed = _check_int("seed", seed, 0)
+        n_iter = check_int("n_iter", n_iter, 1)
+        seed = check_int("seed", seed, 0)
         size = self.grid_size
         if size is not None and n_iter >= size:
             return self.grid()
@@ -654,9 +654,9 @@ def tune(
         raise TypeError(f"spec must be a TrainingSpec, got {type(spec).__name__}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    n_iter = _check_int("n_iter", n_iter, 1)
-    n_splits = _check_int("n_splits", n_splits, 2)
-    seed = _check_int("seed", seed, 0)
+    n_iter = check_int("n_iter", n_iter, 1)
+    n_splits = check_int("n_splits", n_splits, 2)
+    seed = check_int("seed", seed, 0)
     space = _as_space(space, spec.model_type)
     candidates = space.candidates(method, n_iter, seed)
     _check_names(space, spec, candidates[0])
@@ -687,7 +687,7 @@ def tune(
             bad = int((~np.isfinite(yhat)).sum())
             if bad:
                 raise ValueError(
-                    f"trial {t} {_canonical_json(params)} predicted {bad} non-finite values "
+                    f"trial {t} {canonical_json(params)} predicted {bad} non-finite values "
                     f"on fold {k}"
                 )
             score, n_scored = _rank_ic(p.date[test], yhat, p.fwd_excess[test])
@@ -731,7 +731,7 @@ def _trials_frame(
     trial = scores["trial"].to_numpy()
     per_trial = scores["score"].to_numpy().reshape(len(candidates), n_splits)
     out = pd.DataFrame({"trial": trial})
-    out["params"] = [_canonical_json(candidates[t]) for t in trial]
+    out["params"] = [canonical_json(candidates[t]) for t in trial]
     for name in names:
         out[name] = _param_column([candidates[t][name] for t in trial])
     out["fold"] = scores["fold"].to_numpy()

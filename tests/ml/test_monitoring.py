@@ -97,9 +97,9 @@ def test_ic_history_nothing_matured_is_empty_not_an_error() -> None:
 def test_ic_history_errors() -> None:
     with pytest.raises(ValueError, match=r"preds lacks columns \['label_end_date'\]"):
         ic_history(_panel().drop(columns="label_end_date"), AS_OF_ALL)
-    with pytest.raises(ValueError, match="min_names must be an integer >= 3, got 2"):
+    with pytest.raises(ValueError, match="min_names must be >= 3, got min_names=2"):
         ic_history(_panel(), AS_OF_ALL, min_names=2)
-    with pytest.raises(ValueError, match="window must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="window must be >= 1, got window=0"):
         ic_history(_panel(), AS_OF_ALL, window=0)
 
 
@@ -193,7 +193,7 @@ def test_quintile_returns_ties_and_nothing_matured() -> None:
     empty = quintile_returns(_panel(), DATES[0])
     assert empty["mean_return"].isna().all() and empty["n_dates"].tolist() == [0] * 5
     assert math.isnan(empty.attrs["top_minus_bottom"])
-    with pytest.raises(ValueError, match="quantiles must be an integer >= 2, got 1"):
+    with pytest.raises(ValueError, match="quantiles must be >= 2, got quantiles=1"):
         quintile_returns(tied, d, quantiles=1)
     with pytest.raises(ValueError, match=r"'fwd_return' has infinite values on \['2024-01-01'\]"):
         quintile_returns(tied.assign(fwd_return=np.inf), d)
@@ -249,7 +249,7 @@ def test_model_drift_errors() -> None:
         model_drift(_ic([0.1]), max_share=1.5)
     with pytest.raises(ValueError, match="ic has infinite values on"):
         model_drift(_ic([0.1, np.inf]))
-    with pytest.raises(ValueError, match="lookback must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="lookback must be >= 1, got lookback=0"):
         model_drift(_ic([0.1]), lookback=0)
 
 
@@ -297,7 +297,7 @@ def test_psi_undefined_and_errors() -> None:
     assert math.isnan(psi([0.0, 1.0], [np.nan, np.nan]))
     with pytest.raises(ValueError, match="actual has 1 infinite values"):
         psi([0.0, 1.0], [np.inf, 0.5])
-    with pytest.raises(ValueError, match="bins must be an integer >= 2, got 1"):
+    with pytest.raises(ValueError, match="bins must be >= 2, got bins=1"):
         psi([0.0, 1.0], [0.5], bins=1)
 
 

@@ -140,9 +140,8 @@ def test_select_names_matches_qlib_topk_dropout() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    ({"top_n": 0}, r"top_n must be an integer >= 1, got 0"),
-    ({"max_replace": -1}, r"max_replace must be an integer >= 0, got -1"),
-    ({"top_n": 2.5}, r"top_n must be an integer >= 1, got 2.5"),
+    ({"top_n": 0}, r"top_n must be >= 1, got top_n=0"),
+    ({"max_replace": -1}, r"max_replace must be >= 0, got max_replace=-1"),
     ({"held": "ABC"}, r"held must be an iterable of tickers, not the string 'ABC'"),
     ({"scores": pd.Series([0.1, 0.2], index=["A", "A"])}, r"duplicate tickers: \['A'\]"),
     ({"scores": _s(A=np.inf, B=0.1)}, r"inf for \{'A': inf\}"),
@@ -152,6 +151,14 @@ def test_select_names_errors(kwargs: dict, match: str) -> None:
     args = {"scores": _s(A=0.1, B=0.2), "held": [], "top_n": 1, "max_replace": 1} | kwargs
     with pytest.raises(ValueError, match=match):
         select_names(**args)
+
+
+def test_non_integer_counts_raise_type_errors() -> None:
+    args = {"scores": _s(A=0.1, B=0.2), "held": [], "top_n": 2.5, "max_replace": 1}
+    with pytest.raises(TypeError, match=r"top_n must be an integer, got 2.5"):
+        select_names(**args)
+    with pytest.raises(TypeError, match=r"top_n must be an integer, got True"):
+        PortfolioSpec(top_n=True)
 
 
 # ------------------------------------------------------------ optimize_weights
@@ -436,17 +443,16 @@ def test_spec_defaults() -> None:
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"optimizer": "mvo"}, r"unknown optimizer 'mvo'; valid optimizers are \['equal_weight', "),
-    ({"top_n": 0}, r"top_n must be an integer >= 1, got 0"),
-    ({"max_replace": -1}, r"max_replace must be an integer >= 0, got -1"),
+    ({"top_n": 0}, r"top_n must be >= 1, got top_n=0"),
+    ({"max_replace": -1}, r"max_replace must be >= 0, got max_replace=-1"),
     ({"max_weight": 0.0}, r"max_weight must be in \(0, 1\], got 0.0"),
     ({"max_weight": 1.1}, r"max_weight must be in \(0, 1\], got 1.1"),
     ({"max_sector": np.nan}, r"max_sector must be in \(0, 1\], got nan"),
-    ({"min_names": 0}, r"min_names must be an integer >= 1, got 0"),
+    ({"min_names": 0}, r"min_names must be >= 1, got min_names=0"),
     ({"min_names": 21}, r"min_names \(21\) must be <= top_n \(20\)"),
-    ({"cov_window": 1}, r"cov_window must be an integer >= 2, got 1"),
-    ({"min_history": 1}, r"min_history must be an integer >= 2, got 1"),
+    ({"cov_window": 1}, r"cov_window must be >= 2, got cov_window=1"),
+    ({"min_history": 1}, r"min_history must be >= 2, got min_history=1"),
     ({"min_history": 130}, r"min_history \(130\) must be <= cov_window \(126\)"),
-    ({"top_n": True}, r"top_n must be an integer >= 1, got True"),
     ({"exposure": {"risk_on": 1.0, "neutral": 0.8}},
      r"exactly the keys \['neutral', 'risk_off', 'risk_on'\]; missing \['risk_off'\]"),
     ({"exposure": {"risk_on": 1.0, "neutral": 0.8, "risk_off": 0.5, "crash": 0.0}},

@@ -310,7 +310,7 @@ def test_labels_for_other_state_counts() -> None:
     assert regime_labels(2) == ["risk_on", "risk_off"]
     assert regime_labels(3) == LABELS
     assert regime_labels(5) == ["risk_on", "neutral_1", "neutral_2", "neutral_3", "risk_off"]
-    with pytest.raises(ValueError, match="n_states must be an integer >= 2, got 1"):
+    with pytest.raises(ValueError, match="n_states must be >= 2, got n_states=1"):
         regime_labels(1)
 
 

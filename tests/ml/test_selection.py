@@ -355,18 +355,22 @@ def test_dsr_of_normal_returns_has_normal_moments() -> None:
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: probabilistic_sharpe_ratio(0.1, 0.0, 1, 0.0, 3.0), "n_obs must be an integer >= 2, got 1"),
-        (lambda: probabilistic_sharpe_ratio(0.1, 0.0, 10.5, 0.0, 3.0), "n_obs must be an integer >= 2"),
+        (lambda: probabilistic_sharpe_ratio(0.1, 0.0, 1, 0.0, 3.0), "n_obs must be >= 2, got n_obs=1"),
         (lambda: probabilistic_sharpe_ratio(NAN, 0.0, 10, 0.0, 3.0), "sharpe must be a finite number"),
         (lambda: probabilistic_sharpe_ratio(0.5, 0.0, 10, 2.0, 0.0), r"variance term .* is <= 0"),
-        (lambda: expected_max_sharpe(0, 0.1), "n_trials must be an integer >= 1, got 0"),
+        (lambda: expected_max_sharpe(0, 0.1), "n_trials must be >= 1, got n_trials=0"),
         (lambda: expected_max_sharpe(10, -0.1), "sharpe_variance must be a finite number >= 0, got -0.1"),
         (lambda: deflated_sharpe_ratio([0.01], 10, 0.1), "at least 2 values"),
         (lambda: deflated_sharpe_ratio([0.01, NAN, 0.02], 10, 0.1), "1 NaN or infinite values"),
         (lambda: deflated_sharpe_ratio([0.01, 0.01, 0.01], 10, 0.1), "returns are constant"),
-        (lambda: deflated_sharpe_ratio_from_stats(0.1, 1, 0.0, 3.0, 10, 0.1), "n_obs must be an integer >= 2"),
+        (lambda: deflated_sharpe_ratio_from_stats(0.1, 1, 0.0, 3.0, 10, 0.1), "n_obs must be >= 2"),
     ],
 )
 def test_dsr_input_errors(call, match: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_non_integer_n_obs_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"n_obs must be an integer, got 10.5"):
+        probabilistic_sharpe_ratio(0.1, 0.0, 10.5, 0.0, 3.0)

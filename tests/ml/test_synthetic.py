@@ -241,14 +241,14 @@ def test_write_market_overwrites(market: SyntheticMarket, tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"n_tickers": 0}, r"n_tickers must be >= 1, got 0"),
-        ({"n_tickers": -5}, r"n_tickers must be >= 1, got -5"),
+        ({"n_tickers": 0}, r"n_tickers must be >= 1, got n_tickers=0"),
+        ({"n_tickers": -5}, r"n_tickers must be >= 1, got n_tickers=-5"),
         ({"n_years": 0}, r"n_years must be a finite number > 0, got 0"),
         ({"n_years": -1.5}, r"n_years must be a finite number > 0, got -1.5"),
         ({"n_years": math.nan}, r"n_years must be a finite number > 0, got nan"),
         ({"n_years": math.inf}, r"n_years must be a finite number > 0, got inf"),
         ({"n_years": 0.001}, r"n_years=0.001 is shorter than one trading day"),
-        ({"seed": -1}, r"seed must be >= 0, got -1"),
+        ({"seed": -1}, r"seed must be >= 0, got seed=-1"),
         ({"start": "not-a-date"}, r"start must be a date .*got 'not-a-date'"),
         ({"start": "2010-01-04 09:30"}, r"start must be a date without a time of day"),
     ],
