@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from assets.tables import table_exists
-from ml import registry
+from ml.training import registry
 
 CONTRACT_TABLES = [
     "raw.prices",

@@ -18,7 +18,7 @@ from assets.trading import SIGNALS, TARGET_WEIGHTS, TRADES, market_date, predict
 from ml.backtest import STRATEGY
 from ml.performance import drawdown, performance_summary
 from ml.report import ReportData, report_folder, write_report
-from ml.safety import CheckResult
+from ml.trades import CheckResult
 
 CURRENT_REGIME = dg.AssetKey(["ml", "current_regime"])
 DAILY_REPORT = dg.AssetKey(["reports", "daily_report"])

@@ -15,7 +15,7 @@ from pydantic import Field
 import duckdb
 
 from ml.portfolio import PortfolioSpec
-from ml.rebalance import TradingSpec
+from ml.trades import TradingSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"

@@ -18,10 +18,12 @@ from assets.checks import DAILY_FRESHNESS
 from assets.partitions import MARKET_DATES
 from assets.resources import DEFAULT_OPTIMIZER, TradepipeSettings, TradingSettings
 from assets.tables import replace_rows, table_exists
-from ml import registry
+from ml.training import registry
 from ml.backtest import price_panels
-from ml.rebalance import Book, apply_trades, make_signals, make_trades, make_weights, portfolio_check
-from ml.safety import CheckResult
+from ml.trades import Book, apply_trades, make_trades, portfolio_check
+from ml.signals import make_signals
+from ml.portfolio import make_weights
+from ml.trades import CheckResult
 
 DAILY_PREDICTIONS = dg.AssetKey(["ml", "daily_predictions"])
 REGIMES = dg.AssetKey(["ml", "regimes"])

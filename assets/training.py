@@ -12,9 +12,10 @@ from assets import metadata
 from assets.checks import DAILY_FRESHNESS
 from assets.partitions import MARKET_DATES
 from assets.resources import TradepipeSettings
-from ml import charts, registry, training
+from ml import charts, predictions, training
+from ml.training import registry
 from ml.metrics import daily_ic
-from ml.registry import FittedModel
+from ml.training import FittedModel
 
 TRAINING_PANEL = dg.AssetKey(["marts", "fct_training_panel"])
 FEATURES = dg.AssetKey(["marts", "fct_features"])
@@ -268,7 +269,7 @@ def daily_predictions(context: dg.AssetExecutionContext, config: ScoringConfig,
         except ValueError as exc:  # too little matured history: prob_up is left NaN, said in the log
             context.log.warning(f"prob_up not calibrated for {day.date()}: {exc}")
             calibrator = None
-        preds = training.score_latest(model, features, earlier, calibrator)
+        preds = predictions.score_latest(model, features, earlier, calibrator)
         source, n = "scored", len(preds)
         top = preds.nlargest(10, "yhat")[["ticker", "yhat", "yhat_std", "prob_up"]].set_index("ticker")
     record = pd.DataFrame([{"date": day.date(), "horizon": config.horizon, "model_id": chosen["model_id"],

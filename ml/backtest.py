@@ -28,7 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml.rebalance import Book, TradingSpec, make_signals, make_trades, make_weights, portfolio_check
+from ml.trades import Book, TradingSpec, make_trades, portfolio_check
+from ml.signals import make_signals
+from ml.portfolio import make_weights
 
 __all__ = ["BacktestResult", "run_backtest", "price_panels"]
 

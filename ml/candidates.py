@@ -28,7 +28,7 @@ import pandas as pd
 
 from ml import tuning
 from ml.comparison import prediction_metrics, rank_ensemble
-from ml.cv import WalkForwardSplit
+from ml.training import WalkForwardSplit
 from ml.training import TrainingSpec, walk_forward
 
 __all__ = ["Candidate", "CandidateRun", "default_candidates", "train_candidates", "ENSEMBLE"]

@@ -33,7 +33,7 @@ from ml import metrics as mt
 from ml.backtest import BENCH_EQUAL, BENCH_INDEX, STRATEGY, run_backtest
 from ml.performance import REGIME_ORDER, performance_summary, regime_breakdown
 from ml.portfolio import OPTIMIZERS
-from ml.rebalance import TradingSpec
+from ml.trades import TradingSpec
 
 __all__ = ["LABEL_COLUMNS", "METRIC_COLUMNS", "Comparison", "backtest_candidates",
            "prediction_metrics", "rank_ensemble", "sharpe_matrix", "window_split"]

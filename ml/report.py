@@ -41,7 +41,7 @@ import pandas as pd
 
 from ml.common import atomic_write, iso, jsonable
 from ml import charts
-from ml.safety import CheckResult
+from ml.trades import CheckResult
 
 __all__ = [
     "FILES",

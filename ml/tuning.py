@@ -98,15 +98,10 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from ml import metrics as mt
 from ml.common import canonical_json, check_int
-from ml.cv import PurgedKFold
-from ml.models import get_model
-from ml.training import (
-    TrainingSpec,
-    _as_datetime_ns,
-    _check_features_present,
-    _day,
-    _prepare,
-)
+from ml.training import PurgedKFold
+from ml.training import get_model
+from ml.training import TrainingSpec
+from ml.training.panel import _as_datetime_ns, _check_features_present, _day, _prepare
 
 __all__ = [
     "DEFAULT_SPACES",

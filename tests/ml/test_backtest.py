@@ -8,7 +8,9 @@ import pytest
 
 from ml.backtest import BENCH_EQUAL, BENCH_INDEX, STRATEGY, price_panels, run_backtest
 from ml.portfolio import PortfolioSpec
-from ml.rebalance import Book, TradingSpec, make_signals, make_weights
+from ml.trades import Book, TradingSpec
+from ml.signals import make_signals
+from ml.portfolio import make_weights
 from ml.synthetic import generate_market
 
 DATES = pd.bdate_range("2020-01-06", periods=8)  # two days of history, then d2.. as decisions

@@ -8,7 +8,7 @@ import pytest
 
 from ml.candidates import ENSEMBLE, Candidate, train_candidates
 from ml.training import TrainingSpec, walk_forward
-from tests.ml.test_training import make_panel
+from tests.ml.training.test_training import make_panel
 
 SPEC = TrainingSpec(train_days=120, test_days=40, early_stopping_days=20, early_stopping_rounds=10)
 SMALL_LGB = {"n_estimators": 30, "num_leaves": 7, "min_child_samples": 20, "n_jobs": 1}

@@ -19,7 +19,7 @@ from ml.comparison import (
 )
 from ml.performance import performance_summary
 from ml.portfolio import PortfolioSpec
-from ml.rebalance import TradingSpec
+from ml.trades import TradingSpec
 from ml.synthetic import generate_market
 
 D1, D2, D3 = pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-03"), pd.Timestamp("2024-01-04")

@@ -23,7 +23,7 @@ import pytest
 
 from ml import charts
 from ml.report import FILES, ReportData, render_report, report_folder, write_report
-from ml.safety import CheckResult
+from ml.trades import CheckResult
 
 PNG = b"\x89PNG\r\n\x1a\n"
 DATE = pd.Timestamp("2024-03-28")

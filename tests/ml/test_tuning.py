@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.cv import PurgedKFold
-from ml.models import available_models, get_model
+from ml.training import PurgedKFold
+from ml.training import available_models, get_model
 from ml.training import TrainingSpec
 from ml.tuning import DEFAULT_SPACES, SearchSpace, TuningResult, tune
 

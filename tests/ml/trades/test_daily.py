@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 from ml.portfolio import PortfolioSpec
-from ml.rebalance import Book, TradingSpec, apply_trades, make_signals, make_trades, make_weights
-from ml.safety import CheckResult
+from ml.trades import Book, TradingSpec, apply_trades, make_trades
+from ml.signals import make_signals
+from ml.portfolio import make_weights
+from ml.trades import CheckResult
 
 DAY = pd.Timestamp("2021-03-01")
 TICKERS = [f"T{i:02d}" for i in range(12)]

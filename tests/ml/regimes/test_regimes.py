@@ -14,16 +14,16 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from ml.regime import (
+from ml.regimes import (
     DEFAULT_FEATURES,
     FORMAT_VERSION,
     WALK_FORWARD_DETECTOR_DEFAULTS,
     RegimeDetector,
-    _forward_filter,
     prepare_regime_features,
     regime_labels,
     walk_forward_regimes,
 )
+from ml.regimes.filtering import _forward_filter
 
 FEATURES = ["vix", "gspc_vol_20d", "gspc_ret_20d", "hy_spread"]
 # Per state (risk_on, neutral, risk_off): mean and standard deviation of each feature.

@@ -15,7 +15,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ml.models import ModelConfig, available_models, default_params, get_model
+from ml.training import ModelConfig, available_models, default_params, get_model
 
 ALL_TYPES = ["elastic_net", "lasso", "lightgbm", "mlp", "random_forest", "ridge"]
 

@@ -10,7 +10,7 @@ import pytest
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
-from ml.cv import FoldBounds, PurgedKFold, WalkForwardSplit
+from ml.training import FoldBounds, PurgedKFold, WalkForwardSplit
 
 N_TICKERS = 3
 N_DATES = 12

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.cv import WalkForwardSplit
-from ml.registry import model_id
+from ml.training import WalkForwardSplit
+from ml.training import model_id
 from ml.training import (
     FOLD_COLUMNS,
     PREDS_COLUMNS,
@@ -17,10 +17,10 @@ from ml.training import (
     default_features,
     fit_prob_up_calibrator,
     make_target,
-    score_latest,
     train_final,
     walk_forward,
 )
+from ml.predictions import score_latest
 
 HORIZON = 5
 FEATURES = ("f0", "f1", "f2", "f3", "f4")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.safety import (
+from ml.trades import (
     CheckResult,
     advance_positions,
     apply_gate,

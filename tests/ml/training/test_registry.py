@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.registry import (
+from ml.training import (
     REGISTRY_COLUMNS,
     FittedModel,
     current_champion,
