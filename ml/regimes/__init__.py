@@ -6,7 +6,8 @@ Modules by job: ``filtering`` (the forward filter and numeric helpers), ``detect
 """
 
 from ml.regimes.filtering import MIN_ROWS_PER_STATE, regime_labels
-from ml.regimes.detector import FORMAT_VERSION, RegimeDetector
+from ml.regimes.detector import RegimeDetector
+from ml.regimes.persistence import FORMAT_VERSION
 from ml.regimes.features import DEFAULT_FEATURES, prepare_regime_features
 from ml.regimes.walk_forward import WALK_FORWARD_DETECTOR_DEFAULTS, walk_forward_regimes
 

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +39,7 @@ from hmmlearn.hmm import GaussianHMM
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from ml.common import check_int, library_versions
+from ml.common import check_int
 from ml.regimes.features import DEFAULT_FEATURES
 from ml.regimes.filtering import (
     _COVARIANCE_TYPES,
@@ -58,10 +56,8 @@ from ml.regimes.filtering import (
     _single_threaded,
     regime_labels,
 )
-
-#: Version of the file layout written by :meth:`RegimeDetector.save`.
-FORMAT_VERSION = 1
-
+from ml.regimes.persistence import _RegimePersistence
+from ml.regimes.summaries import _RegimeSummaries
 
 _FALLBACK_RISK_FEATURE = "vix"
 
@@ -74,7 +70,7 @@ _ALGORITHM_ID = "regime-gaussian-hmm-v1"
 
 
 # --------------------------------------------------------------------------- detector
-class RegimeDetector(BaseEstimator):
+class RegimeDetector(_RegimeSummaries, _RegimePersistence, BaseEstimator):
     """Gaussian-HMM market-regime detector with filtered (causal) probabilities.
 
     Parameters
@@ -544,223 +540,3 @@ class RegimeDetector(BaseEstimator):
             "model_version": self.model_id_,
             "timestamp": when.isoformat(),
         }
-
-    # ----------------------------------------------------------------- model summaries
-
-    @property
-    def transition_matrix(self) -> pd.DataFrame:
-        """Transition probabilities, rows = state at ``t-1``, columns = state at ``t``."""
-        self._check_fitted()
-        return pd.DataFrame(
-            self.hmm_.transmat_.copy(),
-            index=pd.Index(self.labels_, name="from"),
-            columns=pd.Index(self.labels_, name="to"),
-        )
-
-    @property
-    def stationary_distribution(self) -> pd.Series:
-        """Long-run share of time in each state (left eigenvector of the transition matrix)."""
-        self._check_fitted()
-        return pd.Series(
-            np.real(self.hmm_.get_stationary_distribution()),
-            index=self.labels_,
-            name="stationary_probability",
-        )
-
-    @property
-    def expected_durations(self) -> pd.Series:
-        """Expected stay in each state in trading days, ``1 / (1 - p_ii)`` (inf if absorbing)."""
-        self._check_fitted()
-        with np.errstate(divide="ignore"):
-            durations = 1.0 / (1.0 - np.diag(self.hmm_.transmat_))
-        return pd.Series(durations, index=self.labels_, name="expected_duration_days")
-
-    def state_characteristics(self) -> pd.DataFrame:
-        """State means of every feature in original units (index labels, columns features)."""
-        self._check_fitted()
-        means = self.hmm_.means_ * self.scale_ + self.mean_
-        return pd.DataFrame(
-            means, index=pd.Index(self.labels_, name="regime"), columns=list(self.features_)
-        )
-
-    def feature_importance(self) -> pd.Series:
-        """How strongly each feature separates the states.
-
-        Returns
-        -------
-        Series
-            Per feature (in ``features_`` order), the variance across states of its
-            standardized state means, normalized to sum to 1.
-        """
-        self._check_fitted()
-        spread = self.hmm_.means_.var(axis=0)
-        total = spread.sum()
-        if not total > 0:
-            raise ValueError(
-                "all state means are identical in every feature; feature importance is undefined"
-            )
-        return pd.Series(spread / total, index=list(self.features_), name="importance")
-
-    def diagnostics(self) -> dict[str, Any]:
-        """Fit diagnostics of the kept restart.
-
-        Returns
-        -------
-        dict
-            ``converged`` (last EM gain below ``tol``; stricter than hmmlearn's flag,
-            which is also True on hitting ``n_iter``), ``n_iter`` (EM iterations run),
-            ``log_likelihood`` (training, standardized units), ``persistence`` (mean of
-            the transition-matrix diagonal), ``aic``, ``bic``, ``n_params``,
-            ``n_train``, ``restart_log_likelihoods`` (None for a failed restart) and
-            ``failed_restarts`` (messages).
-        """
-        self._check_fitted()
-        return json.loads(json.dumps(self.diagnostics_))
-
-    @classmethod
-    def select_n_states(
-        cls,
-        X: pd.DataFrame,
-        candidates: Sequence[int] = (2, 3, 4, 5),
-        **params: Any,
-    ) -> pd.DataFrame:
-        """Fit one detector per candidate state count and compare information criteria.
-
-        Parameters
-        ----------
-        X : DataFrame
-            Training rows, as for :meth:`fit`.
-        candidates : sequence of int, default=(2, 3, 4, 5)
-            State counts to try.
-        **params
-            Other :class:`RegimeDetector` parameters (not ``n_states``).
-
-        Returns
-        -------
-        DataFrame
-            Indexed by ``n_states``; columns ``log_likelihood``, ``n_params``, ``aic``,
-            ``bic``, ``converged``. Lower AIC/BIC is better; BIC penalizes states harder.
-        """
-        if "n_states" in params:
-            raise ValueError("pass the state counts as candidates, not n_states")
-        rows = []
-        for n_states in candidates:
-            diag = cls(n_states=n_states, **params).fit(X).diagnostics()
-            rows.append(
-                {
-                    "n_states": int(n_states),
-                    "log_likelihood": diag["log_likelihood"],
-                    "n_params": diag["n_params"],
-                    "aic": diag["aic"],
-                    "bic": diag["bic"],
-                    "converged": diag["converged"],
-                }
-            )
-        return pd.DataFrame(rows).set_index("n_states")
-
-    # ----------------------------------------------------------------- persistence
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the fitted model to ``path`` as an ``.npz`` archive (no pickle).
-
-        The archive holds the parameter arrays bit for bit and a JSON header with
-        ``format_version``, the library versions, the constructor parameters and the
-        fitted metadata, so :meth:`load` reproduces the filtered probabilities exactly.
-
-        Parameters
-        ----------
-        path : str or PathLike
-            Target file; written as given (no suffix is added).
-        """
-        self._check_fitted()
-        header = {
-            "format_version": FORMAT_VERSION,
-            "library_versions": library_versions(),
-            "params": self._config_dict() | {"features": self.features},
-            "features_": list(self.features_),
-            "risk_feature_": self.risk_feature_,
-            "labels_": list(self.labels_),
-            "state_order_": [int(i) for i in self.state_order_],
-            "train_start_": self.train_start_.isoformat(),
-            "train_end_": self.train_end_.isoformat(),
-            "n_train_": int(self.n_train_),
-            "model_id_": self.model_id_,
-            "diagnostics_": self.diagnostics_,
-        }
-        with open(path, "wb") as handle:
-            np.savez(
-                handle,
-                header=np.array(json.dumps(header)),
-                mean=self.mean_,
-                scale=self.scale_,
-                startprob=self.hmm_.startprob_,
-                transmat=self.hmm_.transmat_,
-                means=self.hmm_.means_,
-                covars=self.hmm_._covars_,
-            )
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> RegimeDetector:
-        """Read a model written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or PathLike
-            File written by :meth:`save`. Read without pickle (``allow_pickle=False``).
-
-        Returns
-        -------
-        RegimeDetector
-            A fitted detector whose filtered probabilities equal the saved one's
-            bit for bit (same library versions; a different hmmlearn version warns).
-
-        Raises
-        ------
-        ValueError
-            If the file's ``format_version`` is not one this code reads.
-        """
-        with np.load(path, allow_pickle=False) as archive:
-            header = json.loads(str(archive["header"][()]))
-            arrays = {name: archive[name] for name in archive.files if name != "header"}
-        version = header.get("format_version")
-        if version != FORMAT_VERSION:
-            raise ValueError(
-                f"{os.fspath(path)!r} has format_version {version!r}; this code reads "
-                f"format_version {FORMAT_VERSION}"
-            )
-        saved = header["library_versions"]
-        current = library_versions()
-        if saved.get("hmmlearn") != current["hmmlearn"]:
-            warnings.warn(
-                f"{os.fspath(path)!r} was saved with hmmlearn {saved.get('hmmlearn')}, "
-                f"running {current['hmmlearn']}; probabilities may differ slightly",
-                stacklevel=2,
-            )
-        params = header["params"]
-        detector = cls(**params)
-        n_states = int(params["n_states"])
-        model = GaussianHMM(
-            n_components=n_states,
-            covariance_type=params["covariance_type"],
-            n_iter=int(params["n_iter"]),
-            tol=float(params["tol"]),
-            random_state=int(params["random_state"]),
-        )
-        model.n_features = len(header["features_"])
-        model.startprob_ = arrays["startprob"]
-        model.transmat_ = arrays["transmat"]
-        model.means_ = arrays["means"]
-        model.covars_ = arrays["covars"]
-        detector.features_ = list(header["features_"])
-        detector.risk_feature_ = header["risk_feature_"]
-        detector.labels_ = list(header["labels_"])
-        detector.mean_ = arrays["mean"]
-        detector.scale_ = arrays["scale"]
-        detector.hmm_ = model
-        detector.state_order_ = np.asarray(header["state_order_"], dtype=np.intp)
-        detector.train_start_ = pd.Timestamp(header["train_start_"])
-        detector.train_end_ = pd.Timestamp(header["train_end_"])
-        detector.n_train_ = int(header["n_train_"])
-        detector.diagnostics_ = header["diagnostics_"]
-        detector.model_id_ = header["model_id_"]
-        return detector

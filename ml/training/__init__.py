@@ -24,7 +24,9 @@ from ml.training.walk_forward import (
     walk_forward,
     train_final,
 )
-from ml.training.cv import FoldBounds, PurgedKFold, WalkForwardSplit
+from ml.training.cv import FoldBounds
+from ml.training.purged_kfold import PurgedKFold
+from ml.training.walk_forward_split import WalkForwardSplit
 from ml.training.models import (
     ModelConfig,
     available_models,

@@ -1,0 +1,335 @@
+"""Read market data files into the warehouse's ``raw`` schema with DuckDB's own readers.
+
+Three inputs, each a CSV, CSV.gz or Parquet file, or a folder of them:
+
+- prices: ``date,ticker,open,high,low,close,volume[,adj_close]``
+- macro: ``date,series,value`` (tidy; an empty value means no observation)
+- sectors: ``ticker,sector[,name]``
+
+Every input is checked before anything is written: required columns, numeric columns that
+parse as numbers, dates that parse as dates. A problem raises :class:`InputError` naming the
+file, the column and an example row. The ``raw`` table is replaced in one transaction only
+after the checks pass, so bad input leaves the previous warehouse as it was.
+
+Values that are present but suspect (a zero volume, an inconsistent bar, an empty price) are
+*not* rejected here: they load, and the dbt quality rules quarantine them with a reason.
+
+Example
+-------
+>>> import duckdb
+>>> con = duckdb.connect(":memory:")
+>>> load_prices(con, "data/sample/prices.csv.gz")["rows"] > 0  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+
+# Column names are matched case-insensitively, with spaces as underscores, and these aliases.
+ALIASES = {"symbol": "ticker", "adjclose": "adj_close", "adjusted_close": "adj_close"}
+
+# Strings read as "no value" in CSV files (FRED uses "." for a missing observation).
+NULL_STRINGS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "."]
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%Y/%m/%d"]
+
+
+class InputError(ValueError):
+    """An input file that cannot be loaded: the message names file, column and an example row."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What one raw table needs from its files."""
+
+    name: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    numeric: tuple[str, ...]
+    text: tuple[str, ...]
+
+
+PRICES = TableSpec(
+    name="prices",
+    required=("date", "ticker", "open", "high", "low", "close", "volume"),
+    optional=("adj_close",),
+    numeric=("open", "high", "low", "close", "volume", "adj_close"),
+    text=("ticker",),
+)
+MACRO = TableSpec(
+    name="macro",
+    required=("date", "series", "value"),
+    optional=(),
+    numeric=("value",),
+    text=("series",),
+)
+INSTRUMENTS = TableSpec(
+    name="instruments",
+    required=("ticker", "sector"),
+    optional=("name",),
+    numeric=(),
+    text=("ticker", "sector", "name"),
+)
+
+
+def resolve_files(path: str | Path) -> list[Path]:
+    """The data files a path names: the file itself, or the supported files in a folder.
+
+    Raises
+    ------
+    InputError
+        If the path does not exist, has an unsupported suffix, or is a folder without data files.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and _is_supported(p))
+        if not files:
+            raise InputError(
+                f"{path}: folder has no data files (expected names ending in {', '.join(SUPPORTED_SUFFIXES)})"
+            )
+        return files
+    if not _is_supported(path):
+        raise InputError(f"{path}: unsupported file type (expected {', '.join(SUPPORTED_SUFFIXES)})")
+    return [path]
+
+
+def load_prices(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, Any]:
+    """Check the price files at ``path`` and replace ``raw.prices`` with them.
+
+    ``raw.prices`` has every input row (duplicates too) with typed columns, ``adj_close`` (NULL
+    when the files have none), ``has_adj_close`` and ``source_file``.
+
+    Returns
+    -------
+    dict
+        rows, tickers, first_date, last_date, files, has_adj_close.
+    """
+    files = resolve_files(path)
+    columns = _stage(con, PRICES, files)
+    has_adj = "adj_close" in columns
+    select = f"""
+        select
+            {_date_expr('date')} as date,
+            trim(ticker) as ticker,
+            {', '.join(f'{_number_expr(c)} as {c}' for c in ('open', 'high', 'low', 'close', 'volume'))},
+            {_number_expr('adj_close') if has_adj else 'cast(null as double)'} as adj_close,
+            {'true' if has_adj else 'false'} as has_adj_close,
+            source_file
+        from _staged_prices
+    """
+    _replace(con, "raw.prices", select)
+    first, last, rows, tickers = con.execute(
+        "select min(date), max(date), count(*), count(distinct ticker) from raw.prices"
+    ).fetchone()
+    return {
+        "rows": rows,
+        "tickers": tickers,
+        "first_date": str(first),
+        "last_date": str(last),
+        "files": [str(f) for f in files],
+        "has_adj_close": has_adj,
+    }
+
+
+def load_macro(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, Any]:
+    """Check the macro files at ``path`` and replace ``raw.macro`` (date, series, value)."""
+    files = resolve_files(path)
+    _stage(con, MACRO, files)
+    select = f"""
+        select {_date_expr('date')} as date, trim(series) as series,
+               {_number_expr('value')} as value, source_file
+        from _staged_macro
+    """
+    _replace(con, "raw.macro", select)
+    first, last, rows = con.execute("select min(date), max(date), count(*) from raw.macro").fetchone()
+    series = [s for (s,) in con.execute("select distinct series from raw.macro order by 1").fetchall()]
+    return {"rows": rows, "series": series, "first_date": str(first), "last_date": str(last),
+            "files": [str(f) for f in files]}
+
+
+def load_instruments(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[str, Any]:
+    """Check the sectors files at ``path`` and replace ``raw.instruments`` (ticker, sector, name)."""
+    files = resolve_files(path)
+    columns = _stage(con, INSTRUMENTS, files)
+    name = "trim(name)" if "name" in columns else "cast(null as varchar)"
+    select = f"""
+        select trim(ticker) as ticker, trim(sector) as sector, {name} as name, source_file
+        from _staged_instruments
+    """
+    _replace(con, "raw.instruments", select)
+    rows, sectors = con.execute(
+        "select count(*), count(distinct sector) from raw.instruments"
+    ).fetchone()
+    return {"rows": rows, "sectors": sectors, "files": [str(f) for f in files]}
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _is_supported(path: Path) -> bool:
+    return path.name.lower().endswith(SUPPORTED_SUFFIXES)
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.name.lower().endswith((".parquet", ".pq"))
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _normalize(name: str) -> str:
+    key = name.strip().lower().replace(" ", "_")
+    return ALIASES.get(key, key)
+
+
+def _relation(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[str, set[str]]:
+    """SQL selecting every column of one file as text, under normalized names; and those names."""
+    if _is_parquet(file):
+        reader = f"read_parquet({_quote(file)})"
+    else:
+        nulls = ", ".join(f"'{s}'" for s in NULL_STRINGS)
+        reader = f"read_csv({_quote(file)}, header=true, all_varchar=true, nullstr=[{nulls}])"
+    try:
+        described = con.execute(f"describe select * from {reader}").fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"{file}: cannot be read as {'Parquet' if _is_parquet(file) else 'CSV'}: {exc}") from exc
+    names = [row[0] for row in described]
+    normalized = [_normalize(n) for n in names]
+    duplicates = sorted({n for n in normalized if normalized.count(n) > 1})
+    if duplicates:
+        raise InputError(f"{file}: columns {duplicates} appear more than once (after lower-casing)")
+    columns = ", ".join(
+        f'cast("{orig}" as varchar) as "{norm}"' for orig, norm in zip(names, normalized)
+    )
+    return f"select {columns}, {_quote(file)} as source_file from {reader}", set(normalized)
+
+
+def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, files: list[Path]) -> set[str]:
+    """Load the files as text into a temp table ``_staged_<name>``, checking every column.
+
+    Returns the set of the spec's columns present (required plus the optional ones found).
+    """
+    parts = []
+    present_optional: set[str] | None = None
+    for file in files:
+        sql, cols = _relation(con, file)
+        missing = [c for c in spec.required if c not in cols]
+        if missing:
+            raise InputError(
+                f"{file}: missing required column(s) {missing}; found {sorted(cols)}; "
+                f"expected {', '.join(spec.required + tuple(f'[{c}]' for c in spec.optional))}"
+            )
+        found_optional = {c for c in spec.optional if c in cols}
+        if present_optional is None:
+            present_optional = found_optional
+        elif found_optional != present_optional:
+            raise InputError(
+                f"{file}: optional columns {sorted(found_optional)} differ from the other files' "
+                f"{sorted(present_optional)}; every file of one input must have the same columns"
+            )
+        keep = spec.required + tuple(sorted(found_optional))
+        parts.append(f"select {', '.join(keep)}, source_file from ({sql})")
+    table = f"_staged_{spec.name}"
+    try:
+        con.execute(f"create or replace temp table {table} as {' union all '.join(parts)}")
+    except duckdb.Error as exc:
+        raise InputError(f"{', '.join(map(str, files))}: cannot be read: {exc}") from exc
+    n_rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+    if n_rows == 0:
+        raise InputError(f"{', '.join(map(str, files))}: no data rows")
+    columns = set(spec.required) | (present_optional or set())
+    _check_values(con, table, spec, columns)
+    return columns
+
+
+def _date_expr(column: str) -> str:
+    formats = ", ".join(f"'{f}'" for f in DATE_FORMATS)
+    return (
+        f"coalesce(try_cast({column} as date), cast(try_cast({column} as timestamp) as date), "
+        f"cast(try_strptime({column}, [{formats}]) as date))"
+    )
+
+
+def _number_expr(column: str) -> str:
+    # NaN and infinities count as missing values, which the quality rules quarantine.
+    return f"case when isfinite(try_cast({column} as double)) then try_cast({column} as double) end"
+
+
+def _problems(spec: TableSpec, columns: set[str]) -> list[tuple[str, str, str]]:
+    """(column, condition for a bad value, what is wrong) for every check of this input."""
+    checks = []
+    if "date" in columns:
+        checks.append(("date", f"date is null or {_date_expr('date')} is null",
+                       "value(s) that are not dates (expected YYYY-MM-DD)"))
+    for column in spec.numeric:
+        if column in columns:
+            checks.append((column,
+                           f"{column} is not null and try_cast({column} as double) is null "
+                           f"and lower(trim({column})) not in ('nan', 'inf', '-inf', 'infinity', '-infinity')",
+                           "non-numeric value(s)"))
+    for column in spec.text:
+        if column in spec.required:
+            checks.append((column, f"{column} is null or trim({column}) = ''", "empty value(s)"))
+    return checks
+
+
+def _check_values(con: duckdb.DuckDBPyConnection, table: str, spec: TableSpec, columns: set[str]) -> None:
+    """Count every kind of bad value in one scan; on the first kind found, raise with an example row."""
+    checks = _problems(spec, columns)
+    counts = con.execute(
+        "select " + ", ".join(f"count(*) filter (where {condition})" for _, condition, _ in checks)
+        + f" from {table}"
+    ).fetchone()
+    for (column, condition, problem), n_bad in zip(checks, counts):
+        if n_bad:
+            file, row = con.execute(
+                f"select source_file, to_json(t) from {table} as t where {condition} limit 1"
+            ).fetchone()
+            raise InputError(f"{file}: column '{column}' has {n_bad} {problem}; example row: {_row_text(row)}")
+
+
+def _row_text(row_json: str) -> str:
+    import json
+
+    row = json.loads(row_json)
+    row.pop("source_file", None)
+    return ", ".join(f"{k}={v!r}" for k, v in row.items())
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str, select: str) -> None:
+    """Replace ``table`` with the result of ``select`` in one transaction: all or nothing."""
+    schema = table.split(".")[0]
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"create or replace table {table} as {select}")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+
+
+def latest_date(files: list[Path]) -> str:
+    """The newest ``date`` (ISO) in the given data files, parsed as the ingest parses it; used to
+    decide which market date newly landed files are for."""
+    with duckdb.connect() as con:
+        found = []
+        for file in files:
+            relation, columns = _relation(con, file)
+            if "date" not in columns:
+                raise InputError(f"{file}: no date column")
+            found.append(con.execute(f"select max({_date_expr('date')}) from ({relation})").fetchone()[0])
+    dates = [d for d in found if d is not None]
+    if not dates:
+        raise InputError(f"no parseable date in {[str(f) for f in files]}")
+    return str(max(dates))
