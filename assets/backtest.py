@@ -11,11 +11,11 @@ from assets import metadata
 from assets.resources import TradepipeSettings, TradingSettings
 from assets.tables import table_exists
 from assets.trading import INSTRUMENTS, PRICES, REGIMES, champion_optimizer, sectors
-from ml import charts
-from ml.training import registry
 from ml.backtest import STRATEGY, BacktestResult, run_backtest
+from ml.backtest import drawdown, performance_summary, regime_breakdown
 from ml.metrics import daily_ic
-from ml.performance import drawdown, performance_summary, regime_breakdown
+from ml.reports import charts
+from ml.training import registry
 
 OOS_PREDICTIONS = dg.AssetKey(["ml", "oos_predictions"])
 CHAMPION_MODEL = dg.AssetKey(["ml", "champion_model"])

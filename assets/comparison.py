@@ -18,13 +18,14 @@ from assets.resources import DEFAULT_OPTIMIZER, TradepipeSettings, TradingSettin
 from assets.tables import table_exists
 from assets.trading import INSTRUMENTS, PRICES, REGIMES
 from assets.training import CHAMPION_MODEL, TRAINING_PANEL, _load_registry, save_training
-from ml import charts, training
-from ml.training import registry
-from ml.candidates import ENSEMBLE, default_candidates, train_candidates
+from ml import training
+from ml.comparison import ENSEMBLE, default_candidates, train_candidates
 from ml.comparison import backtest_candidates, sharpe_matrix, window_split
-from ml.selection import (DEFAULT_WEIGHTS, SelectionSpec, deflated_sharpe_ratio, regime_consistency,
-                          select_champion)
-from ml.selection_report import SelectionReport, write_selection_report
+from ml.comparison import (DEFAULT_WEIGHTS, SelectionSpec, deflated_sharpe_ratio, regime_consistency,
+                           select_champion)
+from ml.comparison import SelectionReport, write_selection_report
+from ml.reports import charts
+from ml.training import registry
 
 MODEL_COMPARISON = dg.AssetKey(["ml", "model_comparison"])
 REGIME_NAMES = ("risk_on", "neutral", "risk_off")

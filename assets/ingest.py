@@ -8,7 +8,8 @@ import dagster as dg
 from pydantic import Field
 
 from assets.resources import TradepipeSettings
-from ml import ingest, synthetic
+from ml import ingest
+from ml.ingest import synthetic
 
 RAW_PRICES = dg.AssetKey(["raw", "prices"])
 RAW_MACRO = dg.AssetKey(["raw", "macro"])

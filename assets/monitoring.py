@@ -14,7 +14,7 @@ from assets.resources import TradepipeSettings, TradingSettings
 from assets.tables import replace_rows
 from assets.partitions import MARKET_DATES
 from assets.trading import DAILY_PREDICTIONS, market_date, predictions_on
-from ml import charts
+from ml.reports import charts
 from ml.monitoring import feature_drift, ic_history, model_drift, monitoring_log, quintile_returns
 
 FEATURES = dg.AssetKey(["marts", "fct_features"])

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from assets import metadata
 from assets.resources import TradepipeSettings
-from ml import charts
+from ml.reports import charts
 from ml.regimes import DEFAULT_FEATURES, RegimeDetector, prepare_regime_features, walk_forward_regimes
 
 REGIME_FEATURES = dg.AssetKey(["marts", "fct_regime_features"])

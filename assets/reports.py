@@ -15,9 +15,8 @@ from assets.checks import DAILY_FRESHNESS
 from assets.resources import TradepipeSettings, TradingSettings
 from assets.partitions import MARKET_DATES
 from assets.trading import SIGNALS, TARGET_WEIGHTS, TRADES, market_date, predictions_on
-from ml.backtest import STRATEGY
-from ml.performance import drawdown, performance_summary
-from ml.report import ReportData, report_folder, write_report
+from ml.backtest import STRATEGY, drawdown, performance_summary
+from ml.reports import ReportData, report_folder, write_report
 from ml.trades import CheckResult
 
 CURRENT_REGIME = dg.AssetKey(["ml", "current_regime"])

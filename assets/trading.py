@@ -20,10 +20,9 @@ from assets.resources import DEFAULT_OPTIMIZER, TradepipeSettings, TradingSettin
 from assets.tables import replace_rows, table_exists
 from ml.training import registry
 from ml.backtest import price_panels
-from ml.trades import Book, apply_trades, make_trades, portfolio_check
-from ml.signals import make_signals
 from ml.portfolio import make_weights
-from ml.trades import CheckResult
+from ml.signals import make_signals
+from ml.trades import Book, CheckResult, apply_trades, make_trades, portfolio_check
 
 DAILY_PREDICTIONS = dg.AssetKey(["ml", "daily_predictions"])
 REGIMES = dg.AssetKey(["ml", "regimes"])

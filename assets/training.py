@@ -12,10 +12,10 @@ from assets import metadata
 from assets.checks import DAILY_FRESHNESS
 from assets.partitions import MARKET_DATES
 from assets.resources import TradepipeSettings
-from ml import charts, predictions, training
-from ml.training import registry
+from ml import predictions, training
 from ml.metrics import daily_ic
-from ml.training import FittedModel
+from ml.reports import charts
+from ml.training import FittedModel, registry
 
 TRAINING_PANEL = dg.AssetKey(["marts", "fct_training_panel"])
 FEATURES = dg.AssetKey(["marts", "fct_features"])

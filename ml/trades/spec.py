@@ -16,8 +16,8 @@ class TradingSpec:
     :func:`ml.signals.predictions_to_signals`); a name is eligible to be bought when its signal
     is > 0. Portfolio: :class:`ml.portfolio.PortfolioSpec`. Trades: costs in basis points of
     notional, the smallest order, the ADV share before an order is flagged and the no-trade band
-    (see :func:`ml.trades.plan_trades`). Safety: the limits of :func:`ml.safety.check_trades`
-    and the kill switch of :func:`ml.safety.kill_switch`.
+    (see :func:`ml.trades.plan_trades`). Safety: the limits of :func:`ml.trades.check_trades`
+    and the kill switch of :func:`ml.trades.kill_switch`.
     """
 
     signal_method: str = "rank"

@@ -77,15 +77,15 @@ class FittedModel:
     model_id : str
         Content hash of the inputs (:func:`model_id`).
     model_type : str
-        Registered type from :mod:`ml.models` (``"lightgbm"``, ``"ridge"``, ...).
+        Registered type from :mod:`ml.training.models` (``"lightgbm"``, ``"ridge"``, ...).
     horizon : int
         Label horizon in trading days.
     target : str
         Per-date transform of ``fwd_excess_return`` the model was fitted on
         (``"rank"``, ``"zscore"`` or ``"raw"``); predictions are on that scale.
     params : dict
-        Resolved model parameters (:func:`ml.models.default_params` merged with
-        the overrides), in the vocabulary of :mod:`ml.models`.
+        Resolved model parameters (:func:`ml.training.default_params` merged with
+        the overrides), in the vocabulary of :mod:`ml.training.models`.
     features : tuple of str
         Feature columns, in the order the estimator expects them.
     train_start, train_end : Timestamp

@@ -16,7 +16,7 @@ from ml.training.hashing import (
 from ml.training.panel import _check_features_present, _day, _Prepared
 from ml.training.spec import TrainingSpec
 
-# ml.models (LGBMRegressor) parameter names -> native lightgbm.train names
+# ml.training.models (LGBMRegressor) parameter names -> native lightgbm.train names
 _LGB_NATIVE = {
     "n_estimators": "num_iterations",
     "min_child_samples": "min_data_in_leaf",
@@ -42,7 +42,7 @@ _LGB_SKLEARN_ONLY = frozenset({"importance_type", "class_weight"})
 # fitting
 # --------------------------------------------------------------------------- #
 def _lgb_native_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
-    """``ml.models`` LightGBM params -> (native ``lightgbm.train`` params, num_boost_round)."""
+    """``ml.training.models`` LightGBM params -> (native ``lightgbm.train`` params, num_boost_round)."""
     native: dict[str, Any] = {"objective": "regression", "feature_pre_filter": False}
     for key, value in params.items():
         if key in _LGB_SKLEARN_ONLY or value is None:

@@ -103,7 +103,7 @@ def _prepare(panel: pd.DataFrame, spec: TrainingSpec, *, labelled: bool = True) 
             f"({ticker[i]}, {pd.Timestamp(date[i]).date()})"
         )
 
-    # Stored as float32: model precision (see ml.registry.to_model_precision) at half the memory.
+    # Stored as float32: model precision (see ml.training.to_model_precision) at half the memory.
     X = np.empty((len(order), len(features)), dtype=np.float32, order="F")
     for j, name in enumerate(features):
         X[:, j] = panel[name].to_numpy(dtype=np.float64, na_value=np.nan)[order]

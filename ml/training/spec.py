@@ -52,9 +52,9 @@ class TrainingSpec:
         Per-date transform of ``fwd_excess_return`` the model is fitted on
         (see :func:`make_target`). Cross-sectional, so it uses no other date.
     model_type : str, default="lightgbm"
-        One of :func:`ml.models.available_models`.
+        One of :func:`ml.training.available_models`.
     params : mapping, default={}
-        Overrides of :func:`ml.models.default_params` (names checked here).
+        Overrides of :func:`ml.training.default_params` (names checked here).
         Set the seed with ``seed``, not ``random_state``.
     features : sequence of str or None, default=None
         Feature columns in model order; ``None`` means :func:`default_features`
@@ -69,7 +69,7 @@ class TrainingSpec:
         ``train_days``.
     embargo_days : int or None, default=None
         Dates after each test window kept out of later training windows;
-        ``None`` means ``horizon``. See :class:`ml.cv.WalkForwardSplit`.
+        ``None`` means ``horizon``. See :class:`ml.training.WalkForwardSplit`.
     early_stopping_days : int, default=63
         LightGBM only: the last ``early_stopping_days`` dates of each training
         window are the early-stopping validation slice; training rows whose
@@ -193,7 +193,7 @@ class TrainingSpec:
         return self.horizon if self.embargo_days is None else int(self.embargo_days)
 
     def resolved_params(self) -> dict[str, Any]:
-        """Model parameters: :func:`ml.models.default_params` + ``params`` + the seed."""
+        """Model parameters: :func:`ml.training.default_params` + ``params`` + the seed."""
         return {**default_params(self.model_type), **self.params, "random_state": self.seed}
 
     def id_settings(self) -> dict[str, Any]:

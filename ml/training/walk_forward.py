@@ -5,7 +5,7 @@ one row per ``(ticker, date)`` with the feature columns, ``fwd_return``,
 ``fwd_excess_return`` and ``label_end_date`` (the date the label becomes
 known). Three entry points:
 
-* :func:`walk_forward` -- anchored walk-forward CV (:class:`ml.cv.WalkForwardSplit`,
+* :func:`walk_forward` -- anchored walk-forward CV (:class:`ml.training.WalkForwardSplit`,
   purged, embargoed, the latest partial window included). One model per fold;
   every test row gets ``yhat``, ``yhat_std`` and ``prob_up``; per-fold metrics
   (``ml.cv_folds``) and a summary (the ``cv_metrics`` of the registry).
@@ -22,7 +22,7 @@ bit-for-bit unchanged:
 
 * fold ``k``'s model trains on rows with ``label_end_date < test_start``
   (purging); anything fitted across dates -- imputation, scaling (inside the
-  :mod:`ml.models` pipelines), early stopping -- sees only those rows;
+  :mod:`ml.training.models` pipelines), early stopping -- sees only those rows;
 * the target transform is per date (cross-sectional), so it uses no other date;
 * LightGBM bins the features **once** for speed, with bin boundaries taken
   from the *first* fold's training rows only: they are anchored at the start
@@ -65,13 +65,13 @@ i.e. in the first fold(s): there is nothing honest to calibrate on.
 
 LightGBM
 --------
-Fitted with the native ``lightgbm.train`` (the :mod:`ml.models` defaults
+Fitted with the native ``lightgbm.train`` (the :mod:`ml.training.models` defaults
 mapped to native names; ``deterministic`` and ``force_col_wise`` on), early
 stopped on the last ``early_stopping_days`` dates of the training window
 (purged: training rows whose label ends inside that slice are dropped) by the
 mean daily IC of the slice. The booster keeps the best iteration and is not
 refitted on the slice (a refit would double the cost). Other model types are
-the :mod:`ml.models` pipelines fitted on the whole training window.
+the :mod:`ml.training.models` pipelines fitted on the whole training window.
 
 Typical use (what the assets do)
 --------------------------------
@@ -98,7 +98,7 @@ import pandas as pd
 from ml import metrics as mt
 from ml.training.artifacts import FittedModel
 from ml.training.calibration import ProbUpCalibrator, _calibration_rows, _fit_calibrator
-from ml.training.cv import WalkForwardSplit
+from ml.training.walk_forward_split import WalkForwardSplit
 from ml.training.fitter import _Fitter
 from ml.training.panel import _check_features_present, _prepare, _Prepared
 from ml.training.spec import TrainingSpec
@@ -215,7 +215,7 @@ def walk_forward(
     possibly partial, window included) and trains on the ``train_days``
     dates before it (all of them if ``expanding``), purged of rows whose label
     ends on or after the test start, with ``embargo_days`` after each earlier
-    test window left out. See :class:`ml.cv.WalkForwardSplit`.
+    test window left out. See :class:`ml.training.WalkForwardSplit`.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Tests for ml.regime: the HMM regime detector and its walk-forward history.
+"""Tests for ml.regimes: the HMM regime detector and its walk-forward history.
 
 The synthetic market below has a known, persistent 3-state regime path, so the
 detector's output can be scored against the truth.

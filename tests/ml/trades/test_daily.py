@@ -1,4 +1,4 @@
-"""Tests for ml.rebalance: the daily step's defined behaviour on bad input, the gate, the book."""
+"""Tests for ml.trades.daily: the daily step's defined behaviour on bad input, the gate, the book."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for ml.safety: every rule fires on a crafted input, a clean case passes."""
+"""Tests for ml.trades.safety: every rule fires on a crafted input, a clean case passes."""
 
 from __future__ import annotations
 

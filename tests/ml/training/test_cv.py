@@ -1,4 +1,4 @@
-"""Tests for ml.cv: exact splits on tiny panels, error paths, leakage properties."""
+"""Tests for ml.training.cv: exact splits on tiny panels, error paths, leakage properties."""
 
 from __future__ import annotations
 

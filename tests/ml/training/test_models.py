@@ -1,4 +1,4 @@
-"""Tests for ml.models: registry, defaults, determinism, validation errors."""
+"""Tests for ml.training.models: registry, defaults, determinism, validation errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for ml.registry: content-hash ids, artifacts round trip, champion and retrain rules."""
+"""Tests for ml.training.registry: content-hash ids, artifacts round trip, champion and retrain rules."""
 
 from __future__ import annotations
 

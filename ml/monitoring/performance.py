@@ -1,65 +1,26 @@
-"""Model health as labels mature: IC history, quantile returns, drift checks.
-
-A prediction made on date ``t`` for a ``k``-day horizon can only be scored
-once its label is known, on ``label_end_date`` (``t + k`` trading days). The
-functions here are **point in time**: those that take predictions also take an
-``as_of`` date and use only the rows with ``label_end_date <= as_of``. A row
-whose label ends after ``as_of`` (or whose ``label_end_date`` is missing) is
-ignored entirely -- its date, prediction and label cannot change any output --
-so a monitoring run for a past date reproduces what was knowable on that date,
-whatever the table holds today.
-
-* :func:`ic_history` -- daily IC and rank IC (via :func:`ml.metrics.daily_ic`)
-  with rolling means;
-* :func:`quintile_returns` -- mean realised return by prediction quantile and
-  the top-minus-bottom spread (:func:`ml.metrics.quantile_spread`);
-* :func:`model_drift` -- "review the model" when the rolling IC has spent too
-  much of the recent past below a threshold;
-* :func:`psi` and :func:`feature_drift` -- population stability index of the
-  features scored today against the training sample;
-* :func:`monitoring_log` -- a JSON-ready record of the above for
-  ``monitoring_log.json``.
-
-Expected columns of ``preds``: ``date``, ``ticker``, the prediction (``yhat``),
-the label (``fwd_excess_return`` / ``fwd_return``) and ``label_end_date``.
-"""
+"""Model performance over time on matured predictions: the IC history, quintile returns and the drift rule."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-from ml.common import check_int, iso, jsonable
+from ml.common import check_int, iso
 from ml.metrics import daily_ic, quantile_spread
 
-__all__ = [
-    "DRIFT_STATUSES",
-    "feature_drift",
-    "ic_history",
-    "model_drift",
-    "monitoring_log",
-    "psi",
-    "quintile_returns",
-]
-
-#: ``status`` values of :func:`feature_drift`, healthy to alarming; ``unknown``: PSI undefined.
-DRIFT_STATUSES: tuple[str, ...] = ("ok", "warn", "alert", "unknown")
-_PSI_FLOOR = 1e-6
 _MIN_IC_NAMES = 3  # ml.metrics.daily_ic never scores fewer names
-_TOP_FEATURES = 10
+
+
 _IC_COLUMNS = ("ic", "rank_ic", "n", "rolling_ic", "rolling_rank_ic")
 
 
 # --------------------------------------------------------------------------- #
 # helpers
 # --------------------------------------------------------------------------- #
-
-
 def _check_columns(df: pd.DataFrame, columns: Sequence[str], name: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -88,22 +49,9 @@ def _matured(preds: pd.DataFrame, as_of: Any, columns: Sequence[str]) -> pd.Data
     return out
 
 
-def _1d_finite(values: npt.ArrayLike | pd.Series, name: str) -> np.ndarray:
-    """Float array with NaNs dropped; raises on inf or a non-1-D input."""
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    arr = arr[~np.isnan(arr)]
-    if np.isinf(arr).any():
-        raise ValueError(f"{name} has {int(np.isinf(arr).sum())} infinite values")
-    return arr
-
-
 # --------------------------------------------------------------------------- #
 # prediction quality
 # --------------------------------------------------------------------------- #
-
-
 def ic_history(
     preds: pd.DataFrame,
     as_of: Any,
@@ -357,215 +305,3 @@ def model_drift(
             f"latest {latest:.4f}"
         ),
     }
-
-
-# --------------------------------------------------------------------------- #
-# feature drift
-# --------------------------------------------------------------------------- #
-
-
-def psi(
-    expected: npt.ArrayLike | pd.Series,
-    actual: npt.ArrayLike | pd.Series,
-    bins: int = 10,
-) -> float:
-    """Population stability index of ``actual`` against ``expected``.
-
-    ``PSI = sum_b (a_b - e_b) * ln(a_b / e_b)`` over bins ``b``, with ``e_b``
-    and ``a_b`` the shares of each sample in the bin, floored at 1e-6 (so an
-    empty bin costs a finite amount; the floored shares are not renormalised).
-    Rule of thumb: < 0.1 stable, 0.1-0.25 some shift, > 0.25 a large shift.
-
-    Bins are quantile bins of ``expected``: the cut points are its quantiles
-    at ``1/bins, ..., (bins-1)/bins`` (:func:`numpy.quantile`, linear),
-    deduplicated; bins are right-closed, ``(-inf, c_1], (c_1, c_2], ...,
-    (c_k, +inf)``, so the outer bins are open-ended and ``actual`` values
-    beyond the training range still land in a bin. A cut equal to the maximum
-    of ``expected`` would separate nothing and is dropped; if that leaves no
-    cut (a heavily tied maximum), the minimum is used, so two distinct
-    expected values always give two bins.
-
-    Parameters
-    ----------
-    expected : array-like
-        Reference sample (training data). NaNs are dropped.
-    actual : array-like
-        Sample to compare (today's data). NaNs are dropped.
-    bins : int, default=10
-        Number of quantile bins before deduplication, at least 2.
-
-    Returns
-    -------
-    float
-        ``>= 0``; NaN when ``expected`` has fewer than 2 distinct values (no
-        bin can be cut) or ``actual`` has no value.
-
-    Raises
-    ------
-    ValueError
-        For infinite values, inputs that are not 1-D, or ``bins < 2``.
-
-    Examples
-    --------
-    >>> round(psi([0, 0, 1, 1], [0, 1, 1, 1], bins=2), 6)   # 0.25 * ln 3
-    0.274653
-    """
-    bins = check_int("bins", bins, 2)
-    e = _1d_finite(expected, "expected")
-    a = _1d_finite(actual, "actual")
-    if np.unique(e).size < 2 or a.size == 0:
-        return math.nan
-    cuts = np.unique(np.quantile(e, np.arange(1, bins) / bins))
-    cuts = cuts[cuts < e.max()]
-    if cuts.size == 0:
-        cuts = np.array([e.min()])
-    e_share = np.bincount(np.searchsorted(cuts, e, side="left"), minlength=cuts.size + 1) / e.size
-    a_share = np.bincount(np.searchsorted(cuts, a, side="left"), minlength=cuts.size + 1) / a.size
-    e_share = np.maximum(e_share, _PSI_FLOOR)
-    a_share = np.maximum(a_share, _PSI_FLOOR)
-    return float(np.sum((a_share - e_share) * np.log(a_share / e_share)))
-
-
-def feature_drift(
-    train: pd.DataFrame,
-    today: pd.DataFrame,
-    features: Sequence[str],
-    *,
-    bins: int = 10,
-    warn: float = 0.1,
-    alert: float = 0.25,
-) -> pd.DataFrame:
-    """PSI of each feature between the training sample and today's rows.
-
-    Parameters
-    ----------
-    train, today : DataFrame
-        Feature frames (rows = observations); both must hold every feature.
-    features : sequence of str
-        Columns to compare (a single string is one feature).
-    bins : int, default=10
-        Passed to :func:`psi`.
-    warn, alert : float, default=0.1, 0.25
-        Status thresholds: ``ok`` when ``psi < warn``, ``warn`` when
-        ``warn <= psi < alert``, ``alert`` when ``psi >= alert``, and
-        ``unknown`` when the PSI is NaN (constant training feature, or no
-        value today).
-
-    Returns
-    -------
-    DataFrame
-        Index ``feature``, columns ``psi``, ``status``, ``n_train`` and
-        ``n_today`` (non-missing values used), sorted by ``psi`` descending
-        with NaN last (ties keep the order of ``features``).
-
-    Raises
-    ------
-    ValueError
-        For missing or duplicated features, non-numeric columns,
-        ``0 <= warn <= alert`` violated, or what :func:`psi` rejects.
-    """
-    names = [features] if isinstance(features, str) else list(features)
-    dup = sorted({f for f in names if names.count(f) > 1})
-    if dup:
-        raise ValueError(f"features listed more than once: {dup}")
-    _check_columns(train, names, "train")
-    _check_columns(today, names, "today")
-    if not 0.0 <= warn <= alert:
-        raise ValueError(f"need 0 <= warn <= alert, got warn={warn!r}, alert={alert!r}")
-    rows = []
-    for name in names:
-        x = pd.to_numeric(train[name]).astype(float)
-        y = pd.to_numeric(today[name]).astype(float)
-        try:
-            value = psi(x, y, bins=bins)
-        except ValueError as err:
-            raise ValueError(f"feature {name!r}: {err}") from err
-        status = (
-            "unknown" if math.isnan(value)
-            else "ok" if value < warn
-            else "warn" if value < alert
-            else "alert"
-        )
-        rows.append((name, value, status, int(x.notna().sum()), int(y.notna().sum())))
-    out = pd.DataFrame(rows, columns=["feature", "psi", "status", "n_train", "n_today"])
-    out = out.astype({"psi": float, "n_train": np.int64, "n_today": np.int64})
-    out = out.sort_values("psi", ascending=False, na_position="last", kind="stable")
-    return out.set_index("feature")
-
-
-# --------------------------------------------------------------------------- #
-# log record
-# --------------------------------------------------------------------------- #
-
-
-def monitoring_log(
-    as_of: Any,
-    ic: pd.DataFrame,
-    drift: Mapping[str, Any],
-    features: pd.DataFrame,
-) -> dict[str, Any]:
-    """A JSON-serialisable record of one monitoring run (``monitoring_log.json``).
-
-    Parameters
-    ----------
-    as_of : date-like
-        Date of the run.
-    ic : DataFrame
-        From :func:`ic_history` with the same ``as_of``; its dates must not be
-        later than ``as_of`` (raises otherwise: a frame from the future).
-    drift : dict
-        From :func:`model_drift`.
-    features : DataFrame
-        From :func:`feature_drift`.
-
-    Returns
-    -------
-    dict
-        Plain ``str``/``int``/``float``/``bool``/``None``/``list``/``dict``
-        only -- dates as ISO strings, NaN and inf as ``None`` -- so
-        ``json.dumps(..., allow_nan=False)`` succeeds::
-
-            {"as_of": "2024-06-28",
-             "ic": {"date", "ic", "rank_ic", "n", "rolling_ic", "rolling_rank_ic",
-                    "n_dates"},            # latest scored date; None values if none
-             "model_drift": {...},         # the drift dict as given
-             "feature_drift": {"counts": {"ok", "warn", "alert", "unknown"},
-                               "top": [{"feature", "psi", "status", "n_train",
-                                        "n_today"}, ...]}}   # up to 10, highest PSI first
-
-    Raises
-    ------
-    ValueError
-        If ``ic`` lacks the :func:`ic_history` columns or has dates after
-        ``as_of``, or ``features`` lacks the :func:`feature_drift` columns.
-    """
-    cutoff = _as_of(as_of)
-    _check_columns(ic, list(_IC_COLUMNS), "ic")
-    _check_columns(features, ["psi", "status", "n_train", "n_today"], "features")
-    if len(ic):
-        dates = pd.DatetimeIndex(pd.to_datetime(ic.index))
-        late = dates[dates > cutoff]
-        if len(late):
-            raise ValueError(
-                f"ic has dates after as_of={iso(cutoff)}: {[iso(d) for d in late[:5]]}; "
-                "build it with ic_history(preds, as_of)"
-            )
-        last = ic.iloc[int(dates.argmax())]
-        latest: dict[str, Any] = {"date": dates.max(), **{c: last[c] for c in _IC_COLUMNS}}
-    else:
-        latest = {"date": None, **{c: None for c in _IC_COLUMNS}}
-    latest["n_dates"] = len(ic)
-    counts = {s: 0 for s in DRIFT_STATUSES}
-    for status, count in features["status"].value_counts().items():
-        counts[str(status)] = int(count)
-    ranked = features[features["psi"].notna()].sort_values("psi", ascending=False, kind="stable")
-    top = [
-        {"feature": name, **{c: row[c] for c in ("psi", "status", "n_train", "n_today")}}
-        for name, row in ranked.head(_TOP_FEATURES).iterrows()
-    ]
-    return jsonable({
-        "as_of": cutoff,
-        "ic": latest,
-        "model_drift": dict(drift),
-        "feature_drift": {"counts": counts, "top": top},
-    })
