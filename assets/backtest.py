@@ -15,13 +15,21 @@ from assets.regimes import REGIMES
 from assets.resources import TradepipeSettings, TradingSettings
 from assets.training import CHAMPION_MODEL, OOS_PREDICTIONS
 from assets.warehouse import backtest as backtest_tables
-from assets.warehouse import marts, preds as preds_table, regimes as regime_tables
+from assets.warehouse import marts
+from assets.warehouse import preds as preds_table
+from assets.warehouse import regimes as regime_tables
 from assets.warehouse import registry as registry_table
 from assets.warehouse.connection import transaction
-from ml import charts
-from ml.backtest import STRATEGY, BacktestResult, run_backtest
+from ml.backtest import (
+    STRATEGY,
+    BacktestResult,
+    drawdown,
+    performance_summary,
+    regime_breakdown,
+    run_backtest,
+)
 from ml.metrics import daily_ic
-from ml.performance import drawdown, performance_summary, regime_breakdown
+from ml.reports import charts
 
 BACKTEST = dg.AssetKey(["trading", "backtest"])
 

@@ -10,8 +10,7 @@ import pandas as pd
 from assets.dbt import FCT_PRICES, QUARANTINE
 from assets.ingest import RAW_PRICES
 from assets.resources import TradepipeSettings
-from assets.warehouse import marts
-from assets.warehouse import raw
+from assets.warehouse import marts, raw
 from ml.config import describe, settings
 from ml.market_calendar import calendar, last_completed_session
 

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import duckdb
 
-from assets.warehouse import marts, status as state
+from assets.warehouse import marts
 from assets.warehouse import registry as registry_table
+from assets.warehouse import status as state
 from assets.warehouse.connection import table_exists
-from ml import registry
 from ml.config import settings
+from ml.training import registry
 
 CONTRACT_TABLES = [
     "raw.prices",

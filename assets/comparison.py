@@ -1,8 +1,8 @@
 """Model comparison and champion selection: every candidate walked forward on the same folds,
 backtested with every optimizer through the daily run's code, scored on a validation window,
 reported on the untouched final window with the winner's Deflated Sharpe Ratio, and the winner
-(model and optimizer) promoted to champion. The logic is ml.candidates, ml.comparison and
-ml.selection; this module loads, calls, writes and reports."""
+(model and optimizer) promoted to champion. The logic is ml.comparison (candidates, evaluation,
+selection, tuning); this module loads, calls, writes and reports."""
 
 import json
 import time
@@ -10,7 +10,6 @@ import time
 import dagster as dg
 import numpy as np
 import pandas as pd
-from ml.config import setting
 
 from assets import metadata
 from assets.backtest import backtest_inputs
@@ -19,15 +18,29 @@ from assets.regimes import REGIMES
 from assets.resources import DEFAULT_OPTIMIZER, TradepipeSettings, TradingSettings
 from assets.training import CHAMPION_MODEL, save_training
 from assets.warehouse import comparison as comparison_tables
+from assets.warehouse import marts
 from assets.warehouse import regimes as regime_tables
 from assets.warehouse import registry as registry_table
 from assets.warehouse.connection import transaction
-from ml import charts, registry, training
-from ml.candidates import ENSEMBLE, default_candidates, train_candidates
-from ml.comparison import backtest_candidates, sharpe_matrix, window_split
-from ml.selection import (DEFAULT_WEIGHTS, SelectionSpec, deflated_sharpe_ratio, regime_consistency,
-                          select_champion)
-from ml.selection_report import SelectionReport, write_selection_report
+from ml import training
+from ml.comparison import (
+    DEFAULT_WEIGHTS,
+    ENSEMBLE,
+    SelectionReport,
+    SelectionSpec,
+    backtest_candidates,
+    default_candidates,
+    deflated_sharpe_ratio,
+    regime_consistency,
+    select_champion,
+    sharpe_matrix,
+    train_candidates,
+    window_split,
+    write_selection_report,
+)
+from ml.config import setting
+from ml.reports import charts
+from ml.training import registry
 
 MODEL_COMPARISON = dg.AssetKey(["ml", "model_comparison"])
 REGIME_NAMES = ("risk_on", "neutral", "risk_off")
@@ -117,7 +130,7 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
     spec = training.TrainingSpec(horizon=config.horizon)
     candidates = _candidates(config.candidates)
     with settings.warehouse(read_only=True) as con:
-        panel = training.load_panel(con, config.horizon)
+        panel = marts.training_panel(con, config.horizon)
         regimes_first = regime_tables.first_date(con)
         dates = np.sort(pd.to_datetime(panel["date"]).unique())
         compared = dates[dates >= np.datetime64(pd.Timestamp(regimes_first))][-config.compare_days:]

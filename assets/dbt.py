@@ -9,15 +9,13 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from functools import cached_property
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import dbt.version
-from packaging import version
-from pydantic import Field
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -26,6 +24,8 @@ from dagster_dbt import (
     dbt_assets,
     get_asset_key_for_model,
 )
+from packaging import version
+from pydantic import Field
 
 from assets.resources import TradepipeSettings
 from assets.warehouse import builds as dbt_builds

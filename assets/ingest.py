@@ -5,11 +5,12 @@ from pathlib import Path
 from typing import Literal
 
 import dagster as dg
-from ml.config import setting
 
 from assets.resources import TradepipeSettings
 from assets.warehouse import raw
-from ml import ingest, synthetic
+from ml import ingest
+from ml.config import setting
+from ml.ingest import synthetic
 
 RAW_PRICES = dg.AssetKey(["raw", "prices"])
 RAW_MACRO = dg.AssetKey(["raw", "macro"])

@@ -6,7 +6,6 @@ import json
 
 import dagster as dg
 import pandas as pd
-from ml.config import setting
 
 from assets import metadata
 from assets.backtest import champion_oos
@@ -16,12 +15,20 @@ from assets.predictions import DAILY_PREDICTIONS
 from assets.resources import TradepipeSettings, TradingSettings
 from assets.signals import market_date
 from assets.training import CHAMPION_MODEL, OOS_PREDICTIONS
-from assets.warehouse import marts, preds as preds_table
+from assets.warehouse import marts
 from assets.warehouse import monitoring as monitoring_tables
+from assets.warehouse import preds as preds_table
 from assets.warehouse import registry as registry_table
 from assets.warehouse.connection import transaction
-from ml import charts
-from ml.monitoring import feature_drift, ic_history, model_drift, monitoring_log, quintile_returns
+from ml.config import setting
+from ml.monitoring import (
+    feature_drift,
+    ic_history,
+    model_drift,
+    monitoring_log,
+    quintile_returns,
+)
+from ml.reports import charts
 
 MONITORING = dg.AssetKey(["ml", "monitoring"])
 

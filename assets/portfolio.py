@@ -1,6 +1,6 @@
 """Target weights for a market date: top-K names with a dropout buffer against the paper book,
 weighted by the optimizer under the name and sector caps, scaled to the regime's exposure
-(ml.rebalance.make_weights, the same function the backtest calls)."""
+(ml.portfolio.make_weights, the same function the backtest calls)."""
 
 import json
 
@@ -19,7 +19,8 @@ from assets.warehouse import registry as registry_table
 from assets.warehouse import trading as decisions
 from assets.warehouse.connection import transaction
 from ml.backtest import price_panels
-from ml.rebalance import make_weights, portfolio_check
+from ml.portfolio import make_weights
+from ml.trades import portfolio_check
 
 TARGET_WEIGHTS = dg.AssetKey(["trading", "target_weights"])
 

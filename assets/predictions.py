@@ -15,10 +15,10 @@ from assets.warehouse import marts
 from assets.warehouse import preds as preds_table
 from assets.warehouse import registry as registry_table
 from assets.warehouse.connection import transaction
-from ml import registry, training
+from ml import predictions, training
 from ml.config import setting
 from ml.market_calendar import is_session
-from ml.registry import FittedModel
+from ml.training import FittedModel, registry
 
 DAILY_PREDICTIONS = dg.AssetKey(["ml", "daily_predictions"])
 
@@ -110,7 +110,7 @@ def daily_predictions(context: dg.AssetExecutionContext, config: ScoringConfig, 
         except ValueError as exc:  # too little matured history: prob_up is left NaN, said in the log
             context.log.warning(f"prob_up not calibrated for {day.date()}: {exc}")
             calibrator = None
-        preds = training.score_latest(model, features, earlier, calibrator)
+        preds = predictions.score_latest(model, features, earlier, calibrator)
         source, n = "scored", len(preds)
         top = preds.nlargest(10, "yhat")[["ticker", "yhat", "yhat_std", "prob_up"]].set_index("ticker")
     with settings.warehouse() as con, transaction(con):

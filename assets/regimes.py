@@ -5,7 +5,6 @@ import json
 import dagster as dg
 import numpy as np
 import pandas as pd
-from ml.config import setting
 
 from assets import metadata
 from assets.dbt import FCT_REGIME_FEATURES
@@ -14,8 +13,14 @@ from assets.warehouse import marts
 from assets.warehouse import regimes as regime_tables
 from assets.warehouse.connection import transaction
 from assets.warehouse.registry import relative_artifact
-from ml import charts
-from ml.regime import DEFAULT_FEATURES, RegimeDetector, prepare_regime_features, walk_forward_regimes
+from ml.config import setting
+from ml.regimes import (
+    DEFAULT_FEATURES,
+    RegimeDetector,
+    prepare_regime_features,
+    walk_forward_regimes,
+)
+from ml.reports import charts
 
 REGIMES = dg.AssetKey(["ml", "regimes"])
 REGIME_MODEL = dg.AssetKey(["ml", "regime_model"])

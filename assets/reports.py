@@ -1,5 +1,5 @@
 """The daily report for people: $TRADEPIPE_HOME/reports/<YYYY-MM-DD>/ with report.html,
-trades.csv, portfolio_weights.csv, signals.json and monitoring_log.json (ml.report).
+trades.csv, portfolio_weights.csv, signals.json and monitoring_log.json (ml.reports).
 
 It depends on trading/trades, not on the approval: a day whose trades were blocked still gets
 its report, with the blocked banner and the failed rules."""
@@ -24,10 +24,9 @@ from assets.warehouse import preds as preds_table
 from assets.warehouse import regimes as regime_tables
 from assets.warehouse import registry as registry_table
 from assets.warehouse import trading as decisions
-from ml.backtest import STRATEGY
-from ml.performance import drawdown, performance_summary
-from ml.report import ReportData, report_folder, write_report
-from ml.safety import CheckResult
+from ml.backtest import STRATEGY, drawdown, performance_summary
+from ml.reports import ReportData, report_folder, write_report
+from ml.trades import CheckResult
 
 DAILY_REPORT = dg.AssetKey(["reports", "daily_report"])
 

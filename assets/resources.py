@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import dagster as dg
-from pydantic import Field
 import duckdb
+from pydantic import Field
 
 from assets.warehouse.connection import connect
 from assets.warehouse.lock import home_lock
 from ml.config import setting
 from ml.portfolio import REGIMES, PortfolioSpec
-from ml.rebalance import TradingSpec
+from ml.trades import TradingSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"

@@ -1,5 +1,5 @@
 """Signals for a market date: the champion's score combined with its confidence and the regime
-(ml.rebalance.make_signals, the same function the backtest calls)."""
+(ml.signals.make_signals, the same function the backtest calls)."""
 
 import dagster as dg
 import pandas as pd
@@ -13,7 +13,7 @@ from assets.resources import TradepipeSettings, TradingSettings
 from assets.warehouse import preds, regimes
 from assets.warehouse import trading as decisions
 from assets.warehouse.connection import transaction
-from ml.rebalance import make_signals
+from ml.signals import make_signals
 
 SIGNALS = dg.AssetKey(["trading", "signals"])
 

@@ -1,6 +1,6 @@
 """Trades for a market date: whole-share orders from the paper book to the target weights, the
 safety gate (every rule and the kill switch), the approval and the paper book after it
-(ml.rebalance, the same functions the backtest calls).
+(ml.trades, the same functions the backtest calls).
 
 Orders are sized at the decision close (an estimate: they would execute at the next open).
 Every row carries the date, and each step replaces the date's decision from its stage on, so a
@@ -21,14 +21,13 @@ from assets.signals import market_date
 from assets.warehouse import marts
 from assets.warehouse import trading as decisions
 from assets.warehouse.connection import transaction
-from ml.rebalance import Book, apply_trades, make_trades
-from ml.safety import CheckResult
+from ml.trades import Book, CheckResult, apply_trades, make_trades
 
 TRADES = dg.AssetKey(["trading", "trades"])
 TRADE_APPROVAL = dg.AssetKey(["trading", "trade_approval"])
 POSITIONS = dg.AssetKey(["trading", "positions"])
 
-# Which safety rules each blocking check reports (rule names from ml.safety / ml.rebalance).
+# Which safety rules each blocking check reports (rule names from ml.trades).
 GATE_CHECKS = {
     "portfolio_within_limits": (("portfolio_valid", "weights_valid", "max_weight", "max_sector"),
                                 "Target weights valid: enough names, weights >= 0 summing to <= 1, name and sector caps."),

@@ -1,5 +1,5 @@
 """Training: the walk-forward CV report, the out-of-sample prediction history and the champion
-model. The logic is in ml.training and ml.registry; this module loads, calls and writes."""
+model. The logic is in ml.training (its registry module holds the champion rules); this module loads, calls and writes."""
 
 import json
 
@@ -11,13 +11,15 @@ from pydantic import Field
 from assets import metadata
 from assets.dbt import FCT_TRAINING_PANEL
 from assets.resources import TradepipeSettings
+from assets.warehouse import marts
 from assets.warehouse import preds as preds_table
 from assets.warehouse import registry as registry_table
 from assets.warehouse.connection import transaction
-from ml import charts, registry, training
+from ml import training
 from ml.config import setting
 from ml.metrics import daily_ic
-from ml.registry import FittedModel
+from ml.reports import charts
+from ml.training import FittedModel, registry
 
 CV_REPORT = dg.AssetKey(["ml", "cv_report"])
 OOS_PREDICTIONS = dg.AssetKey(["ml", "oos_predictions"])
@@ -78,7 +80,7 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
         reg = registry_table.load(con)
         champion = registry.current_champion(reg, config.horizon)
         spec = config.spec(champion)
-        panel = training.load_panel(con, config.horizon, spec.features)
+        panel = marts.training_panel(con, config.horizon, spec.features)
     due, why = registry.retrain_due(champion, panel["label_end_date"], min_new_rows=config.min_new_rows,
                                     force=config.force)
     if not due:

@@ -29,11 +29,10 @@ def main() -> None:
     os.environ.update(TRADEPIPE_HOME=home, TRADEPIPE_PRICES=prices, TRADEPIPE_MACRO=macro,
                       TRADEPIPE_SECTORS=sectors, TRADEPIPE_WAREHOUSE=str(Path(home) / "warehouse.duckdb"))
     import dagster as dg
+    import duckdb
 
     from assets.definitions import defs
     from ml.ingest import latest_date, resolve_files
-
-    import duckdb
 
     day = latest_date(resolve_files(prices))
     files = [str(f) for f in resolve_files(prices)]

@@ -25,7 +25,11 @@ OUT_DIR = Path(".")  # set by main(): where stages leave outputs for the backtes
 
 
 def regime(con: duckdb.DuckDBPyConnection) -> dict:
-    from ml.regime import DEFAULT_FEATURES, prepare_regime_features, walk_forward_regimes
+    from ml.regimes import (
+        DEFAULT_FEATURES,
+        prepare_regime_features,
+        walk_forward_regimes,
+    )
 
     raw = con.execute("select * from marts.fct_regime_features order by date").df().set_index("date")
     start = time.perf_counter()
@@ -38,10 +42,11 @@ def regime(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def model(con: duckdb.DuckDBPyConnection, model_type: str) -> dict:
-    from ml import training
+    from assets.warehouse import marts
+    from ml import predictions, training
 
     start = time.perf_counter()
-    panel = training.load_panel(con, 5)
+    panel = marts.training_panel(con, 5)
     load_s = time.perf_counter() - start
     spec = training.TrainingSpec(model_type=model_type)
     start = time.perf_counter()
@@ -53,7 +58,7 @@ def model(con: duckdb.DuckDBPyConnection, model_type: str) -> dict:
     final_s = time.perf_counter() - start
     latest = con.execute("select * from marts.fct_features where date = (select max(date) from marts.fct_features)").df()
     start = time.perf_counter()
-    scored = training.score_latest(final, latest, result.models[-3:])
+    scored = predictions.score_latest(final, latest, result.models[-3:])
     score_s = time.perf_counter() - start
     s = result.summary
     return {
@@ -68,11 +73,11 @@ def model(con: duckdb.DuckDBPyConnection, model_type: str) -> dict:
 
 
 def backtest(con: duckdb.DuckDBPyConnection) -> dict:
+    from assets.backtest import summarize
     from ml.backtest import run_backtest
     from ml.metrics import daily_ic
     from ml.portfolio import OPTIMIZERS, PortfolioSpec
-    from ml.rebalance import TradingSpec
-    from assets.backtest import summarize
+    from ml.trades import TradingSpec
 
     preds = pd.read_pickle(OUT_DIR / "oos_lightgbm.pkl")
     regimes = pd.read_pickle(OUT_DIR / "regimes.pkl").set_index("date")["regime"]

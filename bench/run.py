@@ -60,7 +60,7 @@ open(out, "w").write(json.dumps(meta))
 GENERATE_CODE = """
 import sys
 from pathlib import Path
-from ml import synthetic
+from ml.ingest import synthetic
 n_tickers, n_years, seed, folder = sys.argv[1:5]
 market = synthetic.generate_market(int(n_tickers), float(n_years), seed=int(seed))
 synthetic.write_market(market, Path(folder))

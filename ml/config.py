@@ -134,7 +134,7 @@ class Costs(_Table):
 
 
 class Limits(_Table):
-    """[limits]: the safety gate on a day's orders (ml.safety.check_trades); a breach blocks the day."""
+    """[limits]: the safety gate on a day's orders (ml.trades.check_trades); a breach blocks the day."""
 
     max_adv_share: float = Field(gt=0, description=(
         "An order above this share of 20-day volume is flagged and blocks the day."))
@@ -148,7 +148,7 @@ class Limits(_Table):
 
 
 class KillSwitch(_Table):
-    """[kill_switch]: stops trading after losses (ml.safety.kill_switch)."""
+    """[kill_switch]: stops trading after losses (ml.trades.kill_switch)."""
 
     max_daily_loss: float = Field(gt=0, description="Kill switch: a daily loss beyond this blocks trading.")
     sharpe_window_days: int = Field(ge=2, description=(

@@ -30,6 +30,8 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn import metrics as skm
 
+from ml.common import check_int
+
 __all__ = [
     "auc",
     "brier",
@@ -378,11 +380,7 @@ def quantile_spread(
     >>> per_date.round(6).tolist(), round(mean, 6)
     ([0.3, -0.1], 0.1)
     """
-    if isinstance(n_quantiles, bool) or not isinstance(n_quantiles, (int, np.integer)):
-        raise TypeError(f"n_quantiles must be an integer, got {n_quantiles!r}")
-    if n_quantiles < 2:
-        raise ValueError(f"n_quantiles must be >= 2, got n_quantiles={n_quantiles}")
-    q = int(n_quantiles)
+    q = check_int("n_quantiles", n_quantiles, 2)
     data = _scorable_rows(df, pred_col, target_col, date_col)
     keys = data["date"]
     n = data.groupby("date")["pred"].transform("size").to_numpy(dtype=np.int64)
@@ -443,10 +441,7 @@ def calibration_error(
     >>> round(calibration_error([0.1, 0.1, 0.8, 0.8], [0, 1, 1, 1], n_bins=2), 6)
     0.3
     """
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)):
-        raise TypeError(f"n_bins must be an integer, got {n_bins!r}")
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be >= 1, got n_bins={n_bins}")
+    check_int("n_bins", n_bins, 1)
     p = _as_1d_float(prob, "prob")
     o = _as_1d_float(outcome, "outcome")
     _check_same_length(p, o, "prob", "outcome")

@@ -10,7 +10,6 @@ afterwards gets the new one; nobody sees a half-written state and nobody blocks 
 import os
 import re
 import shutil
-import time
 import uuid
 from pathlib import Path
 

@@ -11,14 +11,13 @@ import duckdb
 import pandas as pd
 
 from assets.warehouse.connection import frame, replace_rows, table_exists
-from ml import registry as rules
+from ml.training import registry as rules
 
 REGISTRY = "ml.model_registry"
 
-# Every column of ml.model_registry with its type: the analyst contract first (DESIGN.md), then
-# the additions. ml.registry.registry_row builds rows with these columns (REGISTRY_COLUMNS) and
-# the model comparison adds the optimizer and the selection record.
-REGISTRY_SCHEMA: dict[str, str] = {
+# The SQL type of every column of ml.model_registry (the columns and their order are
+# ml.training.REGISTRY_COLUMNS: the analyst contract first, then the additions).
+_TYPES: dict[str, str] = {
     "model_id": "varchar primary key",
     "created_at": "timestamp",
     "model_type": "varchar",
@@ -39,7 +38,10 @@ REGISTRY_SCHEMA: dict[str, str] = {
     "optimizer": "varchar",       # the optimizer the model comparison chose with the champion
     "selection": "varchar",       # JSON record of that choice
 }
-REGISTRY_COLUMNS = tuple(REGISTRY_SCHEMA)
+REGISTRY_COLUMNS = rules.REGISTRY_COLUMNS
+if set(_TYPES) != set(REGISTRY_COLUMNS):
+    raise ImportError(f"ml.model_registry types {sorted(_TYPES)} do not match its columns {REGISTRY_COLUMNS}")
+REGISTRY_SCHEMA = {name: _TYPES[name] for name in REGISTRY_COLUMNS}
 
 
 def _ensure(con: duckdb.DuckDBPyConnection) -> None:

@@ -13,8 +13,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from assets.warehouse.connection import delete_where, frame, replace_rows, scalar, table_exists
-from ml.rebalance import Book
+from assets.warehouse.connection import (
+    delete_where,
+    frame,
+    replace_rows,
+    scalar,
+    table_exists,
+)
+from ml.trades import Book
 
 # Stages in decision order, each with the tables it writes.
 STAGES: dict[str, tuple[str, ...]] = {

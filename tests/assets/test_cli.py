@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from assets import cli
-from ml import registry
+from ml.training import registry
 from tests.helpers import query
 
 LATEST = "2017-11-10"  # the last market date of the bundled sample

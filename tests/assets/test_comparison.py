@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from assets.comparison import _deployable
-from ml.selection import SelectionSpec, select_champion
-
+from ml.comparison import SelectionSpec, select_champion
 from tests.helpers import SAMPLE_LAST_DATE, materialize_pipeline, query
 
 COMPARISON = dg.AssetSelection.assets(["ml", "model_comparison"])

@@ -14,9 +14,9 @@ import dagster as dg
 
 from assets.comparison import ComparisonConfig
 from assets.dbt import DbtBuildConfig
+from assets.predictions import ScoringConfig
 from assets.regimes import RegimeConfig
 from assets.resources import TradepipeSettings, TradingSettings
-from assets.predictions import ScoringConfig
 from assets.training import TrainingConfig
 from ml.config import ENV_VAR, describe, settings
 

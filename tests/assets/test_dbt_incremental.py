@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets.warehouse import builds as dbt_builds
 from assets.dbt import DBT_PROJECT_DIR
+from assets.warehouse import builds as dbt_builds
 from assets.warehouse.publish import publish_analytics
 from tests.helpers import WAREHOUSE_ONLY, materialize_pipeline, query, sample_slice
 

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from assets.dbt import DBT_EXECUTABLE, DBT_PROJECT_DIR
-
 from tests.helpers import query
 
 DAYS = pd.bdate_range("2020-01-01", periods=120)

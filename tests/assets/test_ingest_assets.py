@@ -50,8 +50,8 @@ def test_a_bad_macro_file_leaves_every_raw_table_as_it_was(tmp_path):
 
 def test_a_home_with_a_space_and_quotes_builds_and_publishes(tmp_path):
     """Paths meet SQL (DuckDB readers, ATTACH) and dbt's profile: quoted everywhere."""
-    from tests.helpers import WAREHOUSE_ONLY, materialize_pipeline, tiny_market
     from assets.warehouse.publish import publish_analytics
+    from tests.helpers import WAREHOUSE_ONLY, materialize_pipeline, tiny_market
 
     home = tmp_path / "it's a \"home\""
     paths = tiny_market(tmp_path / "in 'put'")

@@ -6,7 +6,6 @@ import time
 
 import dagster as dg
 import duckdb
-import pytest
 
 from tests.helpers import materialize_pipeline
 

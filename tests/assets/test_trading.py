@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 
 from assets.backtest import champion_oos
-from ml.backtest import run_backtest
-
 from assets.resources import TradingSettings
+from ml.backtest import run_backtest
 from tests.helpers import materialize_pipeline, query
 
 CONTRACT = {

@@ -149,13 +149,14 @@ def test_dbt_project_vars_equal_the_config():
 
 
 def test_model_types_are_the_registered_models():
-    from ml.models import available_models
+    from ml.training import available_models
 
     assert sorted(config.MODEL_TYPES) == available_models()
 
 
 def test_candidates_and_optimizers_are_the_known_ones():
-    from ml.candidates import default_candidates
+    from ml.comparison import default_candidates
+
     from ml.portfolio import OPTIMIZERS
 
     assert list(config.CANDIDATES) == [c.name for c in default_candidates()]

@@ -3,7 +3,11 @@
 import pandas as pd
 import pytest
 
-from ml.market_calendar import is_last_session_of_week, is_session, last_completed_session
+from ml.market_calendar import (
+    is_last_session_of_week,
+    is_session,
+    last_completed_session,
+)
 
 
 @pytest.mark.parametrize(("day", "expected"), [

@@ -1,6 +1,5 @@
 """ml.model_registry: one declared schema, artifact paths relative to the home."""
 
-from pathlib import Path
 
 import duckdb
 import pandas as pd

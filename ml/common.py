@@ -1,0 +1,159 @@
+"""Small helpers every stage shares: one integer check, one JSON cleaner, one atomic write.
+
+Each helper exists once so its behaviour is the same everywhere:
+
+* :func:`check_int` -- validate an integer parameter (bools and floats rejected);
+* :func:`jsonable` -- plain JSON types with one NaN policy (NaN, +-inf, NaT, NA -> ``None``);
+* :func:`canonical_json` -- deterministic compact JSON of :func:`jsonable` (hashed into ids);
+* :func:`atomic_write` -- write a file via a temp file and ``os.replace`` (no torn files);
+* :func:`library_versions` -- the versions of the numeric libraries a saved model depends on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import uuid
+from collections.abc import Mapping
+from importlib import metadata
+from numbers import Integral
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["LIBRARIES", "atomic_write", "canonical_json", "check_int", "iso", "jsonable",
+           "library_versions"]
+
+#: Libraries whose numerics a saved model (LightGBM/sklearn artifact, HMM) depends on.
+LIBRARIES: tuple[str, ...] = (
+    "numpy", "pandas", "scipy", "scikit-learn", "lightgbm", "joblib", "hmmlearn",
+)
+
+
+def check_int(name: str, value: Any, minimum: int = 0) -> int:
+    """Return ``value`` as ``int`` if it is an integer ``>= minimum``, else raise.
+
+    Bools are rejected (``True`` is not a count); numpy integers are accepted.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer: ``"n_iter must be an integer, got 2.5 (float)"``.
+    ValueError
+        If ``value < minimum``: ``"n_iter must be >= 1, got n_iter=0"``.
+
+    Examples
+    --------
+    >>> check_int("n_iter", 3, minimum=1)
+    3
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {name}={value}")
+    return int(value)
+
+
+def iso(value: Any) -> Any:
+    """A date/time as ISO text: ``YYYY-MM-DD`` at naive midnight, full ISO otherwise.
+
+    ``None`` and ``NaT`` give ``None``; anything that is not a date is returned unchanged.
+    """
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        ts = pd.Timestamp(value)
+        if ts.tzinfo is None and ts == ts.normalize():
+            return ts.strftime("%Y-%m-%d")
+        return ts.isoformat()
+    if isinstance(value, (dt.date, np.datetime64)):
+        return iso(pd.Timestamp(value))
+    return value
+
+
+def jsonable(value: Any, where: str = "value") -> Any:
+    """``value`` as plain JSON types (str, int, float, bool, None, list, dict).
+
+    The one NaN policy: NaN, +-inf, ``None``, ``NaT`` and ``NA`` become ``None`` (JSON
+    ``null``), so ``json.dumps(..., allow_nan=False)`` always succeeds. numpy scalars become
+    Python scalars, dates and timestamps ISO strings (:func:`iso`, also for mapping keys),
+    tuples/arrays/Series/Index lists, DataFrames lists of records, paths strings.
+
+    Raises
+    ------
+    ValueError
+        For any other type, naming where in ``value`` it sits (``where`` is the root's name).
+
+    Examples
+    --------
+    >>> jsonable({"a": float("nan"), "b": np.int64(2), "d": pd.Timestamp("2024-01-05")})
+    {'a': None, 'b': 2, 'd': '2024-01-05'}
+    """
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (pd.Timestamp, dt.date, np.datetime64)):
+        return iso(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(iso(k)): jsonable(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, pd.DataFrame):
+        return jsonable(value.to_dict(orient="records"), where)
+    if isinstance(value, (list, tuple, np.ndarray, pd.Index, pd.Series)):
+        return [jsonable(v, f"{where}[{i}]") for i, v in enumerate(list(value))]
+    raise ValueError(f"{where} is not JSON-serialisable: {type(value).__name__} {value!r}")
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON of :func:`jsonable`: sorted keys, no whitespace (hashed into ids)."""
+    return json.dumps(jsonable(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def atomic_write(path: str | os.PathLike[str], content: bytes) -> Path:
+    """Write ``content`` to a unique temp file next to ``path``, fsync, then ``os.replace``.
+
+    A reader sees the old file or the new one, never a half-written one; on any error the
+    temp file is removed and the old file is left as it was.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def library_versions() -> dict[str, str]:
+    """Python's and :data:`LIBRARIES`' versions (``"not installed"`` for a missing one)."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

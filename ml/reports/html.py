@@ -1,0 +1,339 @@
+"""HTML rendering of the daily report: one self-contained page (inline CSS, embedded PNG charts)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ml.common import iso, jsonable
+from ml.reports import charts
+from ml.reports.data import (
+    PERCENT_METRICS,
+    TOP_DRIFTED_FEATURES,
+    ReportData,
+    _is_number,
+    _review,
+)
+from ml.trades import CheckResult
+
+# --------------------------------------------------------------------------- HTML
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 1.5em auto;
+       max-width: 60em; color: #222; line-height: 1.4; padding: 0 1em; }
+h1 { font-size: 1.5em; margin-bottom: 0.2em; }
+h2 { font-size: 1.15em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.6em; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 0.2em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.banner { padding: 0.6em 1em; margin: 0.8em 0; font-weight: bold; border-radius: 4px; }
+.blocked { background: #b00020; color: #fff; }
+.approved { background: #e3f4e3; color: #1b5e20; border: 1px solid #a5d6a7; }
+.review { background: #fff4d6; color: #7a4f00; border: 1px solid #f0c36d; }
+.pass { color: #1b5e20; font-weight: bold; }
+.fail { color: #b00020; font-weight: bold; }
+.muted { color: #777; }
+.meta span { margin-right: 1.2em; }
+figure { margin: 0.5em 0; }
+img { max-width: 100%; height: auto; }
+"""
+
+
+_NA = "n/a"
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: object) -> str:
+    """A cell value as (unescaped) text: numbers rounded, missing as n/a, dates ISO."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return _NA
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return _NA
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return f"{v:,.2f}" if abs(v) >= 1000 else f"{v:.4f}"
+    if isinstance(value, (pd.Timestamp, dt.date, np.datetime64)):
+        return str(iso(value))
+    return str(value)
+
+
+def _money(value: object) -> str:
+    """An amount of money with 2 decimals and thousands separators."""
+    if _is_number(value) and math.isfinite(value):  # type: ignore[arg-type]
+        return f"{value:,.2f}"
+    return _fmt(value)
+
+
+def _pct(value: object) -> str:
+    """A fraction as a percentage (0.05 -> 5.00%); anything else as :func:`_fmt`."""
+    if _is_number(value) and math.isfinite(value):  # type: ignore[arg-type]
+        return f"{value + 0.0:.2%}" if abs(value) >= 5e-5 else "0.00%"  # no "-0.00%" from rounding noise
+    return _fmt(value)
+
+
+def _table(
+    frame: pd.DataFrame,
+    formats: Mapping[str, Callable[[object], str]] | None = None,
+    cell_class: Mapping[str, Callable[[object], str]] | None = None,
+    right: Sequence[str] = (),
+) -> str:
+    """``frame`` (without its index) as an HTML table; every header and cell escaped.
+
+    ``formats`` maps a column to its cell formatter (default :func:`_fmt`),
+    ``cell_class`` to a function giving a CSS class per value; numbers and the
+    ``right`` columns are right-aligned.
+    """
+    formats = formats or {}
+    cell_class = cell_class or {}
+    numeric = {str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+               and not pd.api.types.is_bool_dtype(frame[c])} | set(right)
+    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    rows = []
+    for values in frame.itertuples(index=False, name=None):
+        cells = []
+        for column, value in zip(frame.columns, values, strict=True):
+            text = formats.get(str(column), _fmt)(value)
+            is_num = str(column) in numeric or (_is_number(value) and not math.isnan(value))
+            classes = ["num"] if is_num else []
+            if str(column) in cell_class:
+                classes.append(cell_class[str(column)](value))
+            attr = f' class="{_e(" ".join(classes))}"' if classes else ""
+            cells.append(f"<td{attr}>{_e(text)}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _img(png: bytes, alt: str) -> str:
+    encoded = base64.b64encode(png).decode("ascii")
+    return f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{encoded}"></figure>'
+
+
+def _banner(checks: Sequence[CheckResult]) -> str:
+    failed = [c for c in checks if not c.passed]
+    if not checks:
+        return ('<div class="banner blocked">TRADES BLOCKED: no safety check results '
+                "(unchecked trades are never approved)</div>")
+    if failed:
+        reasons = "; ".join(f"{c.name}: {c.detail}" for c in failed)
+        return f'<div class="banner blocked">TRADES BLOCKED: {_e(reasons)}</div>'
+    return (f'<div class="banner approved">trades approved: all {len(checks)} '
+            "safety checks passed</div>")
+
+
+def _regime_line(data: ReportData) -> str:
+    if data.regime_today is None:
+        return '<span class="muted">no regime yet</span>'
+    probs = ", ".join(f"{_e(str(k).removeprefix('prob_'))} {_e(_pct(v))}"
+                      for k, v in data.regime_probs.items())
+    return f"<b>{_e(data.regime_today)}</b>" + (f" ({probs})" if probs else "")
+
+
+def _model_line(model: Mapping[str, Any]) -> str:
+    if not model:
+        return '<span class="muted">no champion model yet</span>'
+    return " &middot; ".join(f"{_e(k)}: <b>{_e(_fmt(v))}</b>" for k, v in model.items())
+
+
+def _performance(data: ReportData) -> str:
+    columns = {"strategy": data.summary, **data.benchmarks}
+    metrics: list[str] = []
+    for values in columns.values():
+        metrics.extend(str(k) for k in values if str(k) not in metrics)
+    if not metrics:
+        return '<p class="muted">no backtest yet</p>'
+    table = pd.DataFrame({"metric": metrics} | {
+        name: [_metric(m, values.get(m)) for m in metrics] for name, values in columns.items()})
+    return _table(table, right=list(columns))
+
+
+def _metric(name: str, value: object) -> str:
+    """A performance metric: fractions (``cagr``, ``max_drawdown``, ...) in percent."""
+    if value is None:
+        return _NA
+    if name in PERCENT_METRICS:
+        return _pct(value)
+    if name == "n_days" and _is_number(value) and float(value).is_integer():  # type: ignore
+        return f"{int(value):,}"  # type: ignore[call-overload]
+    if _is_number(value) and math.isfinite(value) and abs(value) < 1000:  # type: ignore[arg-type]
+        return f"{value:.3f}"
+    return _fmt(value)
+
+
+def _portfolio(weights: pd.DataFrame) -> str:
+    if len(weights) == 0:
+        return '<p class="muted">no target portfolio today</p>'
+    sector = weights["sector"].astype(object).where(weights["sector"].notna(), "(no sector)")
+    w = weights["weight"].astype(float)
+    totals = (pd.DataFrame({"sector": sector.astype(str), "weight": w})
+              .groupby("sector", sort=False)
+              .agg(names=("weight", "size"), weight=("weight", "sum"))
+              .reset_index())
+    totals = totals.iloc[np.lexsort((totals["sector"].to_numpy(), -totals["weight"].to_numpy()))]
+    invested = float(w.sum())
+    return (f"<p>{len(weights)} names, invested {_e(_pct(invested))}, "
+            f"cash {_e(_pct(1.0 - invested))}.</p>"
+            + _table(weights, formats={"weight": _pct})
+            + "<h3>Sector totals</h3>"
+            + _table(totals[["sector", "names", "weight"]], formats={"weight": _pct}))
+
+
+def _trades_section(trades: pd.DataFrame) -> str:
+    if len(trades) == 0:
+        return '<p class="muted">no trades today</p>'
+    notional = pd.to_numeric(trades["notional"], errors="coerce")
+    side = trades["side"].astype(str)
+    cost = pd.to_numeric(trades["commission_est"], errors="coerce").sum() + \
+        pd.to_numeric(trades["slippage_est"], errors="coerce").sum()
+    buys, sells = float(notional[side == "BUY"].sum()), float(notional[side == "SELL"].sum())
+    summary = (f"<p>{len(trades)} orders: buys {_e(_money(buys))}, sells {_e(_money(sells))}, "
+               f"estimated costs {_e(_money(float(cost)))}.</p>")
+    money = {c: _money for c in ("price", "notional", "commission_est", "slippage_est")}
+    return summary + _table(trades, formats=money, cell_class={"status": _status_class})
+
+
+def _status_class(status: object) -> str:
+    return "pass" if status == "approved" else "fail"
+
+
+def _checks_section(checks: Sequence[CheckResult]) -> str:
+    if not checks:
+        return '<p class="fail">no safety checks were run</p>'
+    table = pd.DataFrame({"rule": [c.name for c in checks],
+                          "result": ["PASS" if c.passed else "FAIL" for c in checks],
+                          "detail": [c.detail for c in checks]})
+    return _table(table, cell_class={"result": lambda r: "pass" if r == "PASS" else "fail"})
+
+
+def _value_html(value: Any) -> str:
+    """Any JSON-like value as escaped HTML: mappings as key/value tables, record lists as tables."""
+    if isinstance(value, Mapping):
+        if not value:
+            return '<span class="muted">(empty)</span>'
+        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_value_html(v)}</td></tr>"
+                       for k, v in value.items())
+        return f"<table>{rows}</table>"
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, Mapping) for v in value):
+            keys: list[str] = []
+            for record in value:
+                keys.extend(str(k) for k in record if str(k) not in keys)
+            return _table(pd.DataFrame([{k: r.get(k) for k in keys} for r in value], columns=keys))
+        if not value:
+            return '<span class="muted">(none)</span>'
+        return _e(", ".join(_fmt(v) for v in value))
+    return _e(_fmt(value))
+
+
+def _top_drift(drift: Any) -> pd.DataFrame | None:
+    """The most drifted features as a table, or None if ``drift`` has no known shape.
+
+    ``{"top": [records]}`` (:func:`ml.monitoring.monitoring_log`, already
+    ranked) is shown as given; ``{feature: score}`` is ranked by ``|score|``
+    descending, missing scores last.
+    """
+    if isinstance(drift, Mapping) and isinstance(drift.get("top"), list) \
+            and all(isinstance(r, Mapping) for r in drift["top"]):
+        records = drift["top"][:TOP_DRIFTED_FEATURES]
+        keys: list[str] = []
+        for record in records:
+            keys.extend(str(k) for k in record if str(k) not in keys)
+        return pd.DataFrame([[r.get(k) for k in keys] for r in records], columns=keys)
+    if isinstance(drift, Mapping) and drift and all(
+            v is None or _is_number(v) for v in drift.values()):
+        def size(item: tuple[Any, Any]) -> tuple[float, str]:
+            v = item[1]
+            return (math.inf if v is None else -abs(float(v)), str(item[0]))
+
+        ranked = sorted(drift.items(), key=size)[:TOP_DRIFTED_FEATURES]
+        return pd.DataFrame(ranked, columns=["feature", "drift"])
+    return None
+
+
+def _without_shown(log: dict[str, Any], shown_top: bool) -> dict[str, Any]:
+    """``log`` minus what the model-health section already shows above it."""
+    rest = dict(log)
+    drift = rest.get("model_drift")
+    if isinstance(drift, dict) and "review_model" in drift:
+        rest["model_drift"] = {k: v for k, v in drift.items()
+                               if k not in ("review_model", "reason")}
+    else:
+        for key in ("review_model", "review_reason", "reason"):
+            rest.pop(key, None)
+    feature = rest.get("feature_drift")
+    if shown_top and isinstance(feature, dict) and "top" in feature:
+        rest["feature_drift"] = {k: v for k, v in feature.items() if k != "top"}
+    elif shown_top:
+        rest.pop("feature_drift", None)
+    return {k: v for k, v in rest.items() if v not in ({}, [])}
+
+
+def _model_health(monitoring: Mapping[str, Any]) -> str:
+    if not monitoring:
+        return '<p class="muted">no monitoring yet</p>'
+    flag, reason, _ = _review(monitoring)
+    if flag is None:
+        head = '<p class="muted">review_model: not reported</p>'
+    elif flag:
+        head = f'<p class="fail">review_model: YES{": " + _e(reason) if reason else ""}</p>'
+    else:
+        head = f'<p class="pass">review_model: no{" (" + _e(reason) + ")" if reason else ""}</p>'
+    log = jsonable(monitoring, "monitoring")
+    top = _top_drift(log.get("feature_drift"))
+    top_html = f"<h3>Top drifted features</h3>{_table(top)}" if top is not None and len(top) else ""
+    rest = _without_shown(log, shown_top=top is not None)
+    return head + top_html + ("<h3>Monitoring log</h3>" + _value_html(rest) if rest else "")
+
+
+def _render_html(
+    data: ReportData,
+    date: pd.Timestamp,
+    weights: pd.DataFrame,
+    trades: pd.DataFrame,
+    checks: Sequence[CheckResult],
+) -> str:
+    day = date.strftime("%Y-%m-%d")
+    flag, reason, _ = _review(data.monitoring)
+    review = (f'<div class="banner review">MODEL REVIEW NEEDED'
+              f'{": " + _e(reason) if reason else ""}</div>'
+              if flag else "")
+    notes = ("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in data.notes) + "</ul>") if data.notes \
+        else '<p class="muted">none</p>'
+    sections = [
+        f"<h1>tradepipe daily report &mdash; {_e(day)}</h1>",
+        '<div class="meta">',
+        f"<p><span>Regime today: {_regime_line(data)}</span></p>",
+        f"<p><span>Model: {_model_line(data.model)}</span></p>",
+        "</div>",
+        _banner(checks),
+        review,
+        "<h2>Performance</h2>", _performance(data),
+        "<h2>Equity</h2>", _img(charts.equity_chart(data.equity), "equity curves"),
+        "<h2>Drawdown</h2>", _img(charts.drawdown_chart(data.drawdown), "strategy drawdown"),
+        "<h2>Regime</h2>", _img(charts.regime_timeline(data.regimes), "regime timeline"),
+        "<h2>Rank IC</h2>", _img(charts.ic_chart(data.ic), "daily rank IC and rolling mean"),
+        "<h2>Today's portfolio</h2>", _portfolio(weights),
+        "<h2>Today's trades</h2>", _trades_section(trades),
+        "<h2>Safety checks</h2>", _checks_section(checks),
+        "<h2>Model health</h2>", _model_health(data.monitoring),
+        "<h2>Notes</h2>", notes,
+    ]
+    body = "\n".join(s for s in sections if s)
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>tradepipe report {_e(day)}</title>\n<style>{_CSS}</style>\n</head>\n"
+            f"<body>\n{body}\n</body>\n</html>\n")

@@ -1,0 +1,39 @@
+"""Trades: target weights -> whole-share orders, the safety rules and gate, and the paper book.
+
+Modules by job: ``spec`` (:class:`TradingSpec`), ``orders`` (:func:`plan_trades`), ``safety``
+(the rules and the gate), ``book`` (:class:`Book`, :func:`apply_trades`) and ``daily``
+(:func:`make_trades`, the trading day's trade step).
+"""
+
+from ml.trades.book import Book, apply_trades
+from ml.trades.daily import TradeDecision, make_trades, portfolio_check
+from ml.trades.orders import ORDER_COLUMNS, plan_trades, summarize_trades
+from ml.trades.safety import (
+    TRADING_DAYS,
+    CheckResult,
+    advance_positions,
+    apply_gate,
+    check_portfolio,
+    check_trades,
+    kill_switch,
+)
+from ml.trades.spec import TradingSpec
+
+__all__ = [
+    "advance_positions",
+    "apply_gate",
+    "apply_trades",
+    "Book",
+    "check_portfolio",
+    "check_trades",
+    "CheckResult",
+    "kill_switch",
+    "make_trades",
+    "ORDER_COLUMNS",
+    "plan_trades",
+    "portfolio_check",
+    "summarize_trades",
+    "TradeDecision",
+    "TRADING_DAYS",
+    "TradingSpec",
+]
