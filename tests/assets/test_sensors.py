@@ -15,9 +15,10 @@ def _write(folder, name, dates):
 
 
 def _tick(folder, cursor=None):
-    context = dg.build_sensor_context(cursor=cursor, repository_def=defs.get_repository_def(),
-                                      resources={"settings": TradepipeSettings(prices=str(folder))})
-    return new_prices_sensor(context), context
+    # the settings resource has a lifecycle (the run lock, taken only inside runs): open it as Dagster does
+    with dg.build_sensor_context(cursor=cursor, repository_def=defs.get_repository_def(),
+                                 resources={"settings": TradepipeSettings(prices=str(folder))}) as context:
+        return new_prices_sensor(context), context
 
 
 def test_runs_for_the_newest_date_when_files_land_and_only_then(tmp_path):

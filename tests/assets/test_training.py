@@ -22,9 +22,11 @@ def test_contract_columns(sample_home):
 def test_exactly_one_champion_whose_artifact_exists(sample_home):
     champions = query(sample_home, "select * from ml.model_registry where status = 'champion'")
     assert champions.horizon.tolist() == [5]
-    from pathlib import Path
+    from assets.warehouse.registry import artifact
 
-    assert Path(champions.artifact_path.iloc[0]).exists()
+    stored = champions.artifact_path.iloc[0]
+    assert stored.startswith("models/")  # relative to the home: a copied home reads its own models
+    assert artifact(sample_home, stored).exists()
 
 
 def test_every_oos_prediction_comes_from_a_model_trained_before_it(sample_home):
