@@ -45,6 +45,10 @@ ALIASES = {"symbol": "ticker", "adjclose": "adj_close", "adjusted_close": "adj_c
 # Strings read as "no value" in CSV files (FRED uses "." for a missing observation).
 NULL_STRINGS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "."]
 
+# The macro series the pipeline reads (dbt's as-of macro join and the regime features, ^GSPC
+# for the benchmark): part of the input format, not a setting.
+MACRO_SERIES = ("VIXCLS", "DGS2", "DGS10", "BAMLH0A0HYM2", "^GSPC")
+
 DATE_FORMATS = ["%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%Y/%m/%d"]
 
 
@@ -163,8 +167,11 @@ def stage_macro(con: duckdb.DuckDBPyConnection, path: str | Path, as_of: object 
     """
     first, last, rows = con.execute(f"select min(date), max(date), count(*) from ({select})").fetchone()
     series = [s for (s,) in con.execute(f"select distinct series from ({select}) order by 1").fetchall()]
-    return StagedInput("raw.macro", select, {"rows": rows, "series": series, "first_date": str(first),
-                                             "last_date": str(last), "files": [str(f) for f in files]})
+    return StagedInput("raw.macro", select, {
+        "rows": rows, "series": series, "first_date": str(first), "last_date": str(last),
+        "files": [str(f) for f in files],
+        "missing_series": [s for s in MACRO_SERIES if s not in series],
+        "unknown_series": [s for s in series if s not in MACRO_SERIES]})
 
 
 def stage_instruments(con: duckdb.DuckDBPyConnection, path: str | Path, as_of: object = None) -> StagedInput:
