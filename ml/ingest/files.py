@@ -49,6 +49,9 @@ NULL_STRINGS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "."]
 # for the benchmark): part of the input format, not a setting.
 MACRO_SERIES = ("VIXCLS", "DGS2", "DGS10", "BAMLH0A0HYM2", "^GSPC")
 
+# What a ticker may be: 1 to 20 letters, digits or . - _ ^ = / (BRK.B, BF-B, ^GSPC, RDS/A).
+TICKER_PATTERN = r"[A-Za-z0-9.\-_^=/]{1,20}"
+
 DATE_FORMATS = ["%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%Y/%m/%d"]
 
 
@@ -226,6 +229,9 @@ def _relation(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[str, set[str]
     except duckdb.Error as exc:
         raise InputError(f"{file}: cannot be read as {'Parquet' if _is_parquet(file) else 'CSV'}: {exc}") from exc
     names = [row[0] for row in described]
+    if names == ["column0"] and not _is_parquet(file):  # DuckDB's name for a headerless single column
+        raise InputError(f"{file}: empty file, or no header row (expected a first line naming the columns, "
+                         f"e.g. date,ticker,open,high,low,close,volume)")
     normalized = [_normalize(n) for n in names]
     duplicates = sorted({n for n in normalized if normalized.count(n) > 1})
     if duplicates:
@@ -328,6 +334,9 @@ def _problems(spec: TableSpec, columns: set[str], latest: date) -> list[tuple[st
     for column in spec.text:
         if column in spec.required:
             checks.append((column, f"{column} is null or trim({column}) = ''", "empty value(s)"))
+    if "ticker" in columns:
+        checks.append(("ticker", f"trim(ticker) <> '' and not regexp_full_match(trim(ticker), '{TICKER_PATTERN}')",
+                       "value(s) that are not tickers (1 to 20 letters, digits or . - _ ^ = /)"))
     return checks
 
 

@@ -204,3 +204,21 @@ def test_a_row_dated_after_the_last_completed_session_is_rejected(tmp_path, con)
         stage_prices(con, today, as_of="2020-01-03 20:00")  # before that session's close
     with pytest.raises(InputError, match=r"m\.csv: column 'date' has 1 value\(s\) after the last completed"):
         stage_macro(con, write(tmp_path / "m.csv", ["date,series,value", "2031-01-02,VIXCLS,13.1"]))
+
+
+def test_tickers_follow_the_documented_pattern(tmp_path, con):
+    ok = write(tmp_path / "ok.csv", [HEADER, "2020-01-02,BRK.B,1,1,1,1,1", "2020-01-02,BF-B,1,1,1,1,1",
+                                     "2020-01-02,^GSPC,1,1,1,1,1", "2020-01-02,RDS/A,1,1,1,1,1"])
+    assert load_prices(con, ok)["tickers"] == 4
+    bad = write(tmp_path / "bad.csv", [HEADER, "2020-01-02,<img src=x onerror=alert(1)>,1,1,1,1,1"])
+    with pytest.raises(InputError, match=r"bad\.csv: column 'ticker' has 1 value\(s\) that are not tickers"):
+        load_prices(con, bad)
+    with pytest.raises(InputError, match=r"s\.csv: column 'ticker' has 1 value\(s\) that are not tickers"):
+        load_instruments(con, write(tmp_path / "s.csv", ["ticker,sector", "A B,Energy"]))
+
+
+def test_an_empty_file_says_so(tmp_path, con):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InputError, match=r"empty\.csv: empty file, or no header row"):
+        stage_prices(con, empty)
