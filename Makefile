@@ -44,11 +44,13 @@ dagster-home:
 	@test -f "$(DAGSTER_HOME)/dagster.yaml" || \
 	  printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > "$(DAGSTER_HOME)/dagster.yaml"
 
-# The market date the demo trades: the bundled sample's last day (set DEMO_DATE for other data).
-DEMO_DATE ?= 2017-11-10
+# The market date the demo trades: the last date in the price files (`tradepipe last-date`),
+# unless DEMO_DATE is given.
+DEMO_DATE ?= $$($(BIN)/tradepipe last-date)
 
 demo: setup
-	$(BIN)/dagster asset materialize -m assets.definitions --select 'not group:selection' --partition $(DEMO_DATE)
+	@day="$(DEMO_DATE)" || exit 1; echo "market date: $$day"; \
+	$(BIN)/dagster asset materialize -m assets.definitions --select 'not group:selection' --partition "$$day"
 	$(BIN)/tradepipe summary
 
 # After the demo's pipeline, every candidate model x optimizer compared (compare_job); the winner
@@ -57,7 +59,8 @@ demo: setup
 # candidate passed the thresholds).
 compare: demo
 	$(BIN)/dagster job execute -m assets.definitions -j compare_job
-	$(BIN)/dagster asset materialize -m assets.definitions --select 'not group:selection' --partition $(DEMO_DATE)
+	@day="$(DEMO_DATE)" || exit 1; \
+	$(BIN)/dagster asset materialize -m assets.definitions --select 'not group:selection' --partition "$$day"
 	$(BIN)/tradepipe summary
 
 # The browser test drives Debian's Chromium: installed here when missing and possible (root and

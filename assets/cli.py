@@ -5,8 +5,10 @@
     tradepipe models [--all]           champion and challenger models with their CV metrics
     tradepipe retrain [--horizon N]    whether a retrain is due, and how to run it
     tradepipe report [--date DATE]     where the daily report is, and its files
+    tradepipe last-date                the last market date in the price files (what `make demo` trades)
 
-Every command reads $TRADEPIPE_HOME (default .tradepipe) and opens the warehouse read-only.
+Every command reads $TRADEPIPE_HOME (default .tradepipe) and opens the warehouse read-only;
+last-date reads only the files TRADEPIPE_PRICES names (default: the bundled sample).
 """
 
 import argparse
@@ -14,6 +16,7 @@ import datetime as dt
 import json
 import math
 import os
+import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -72,7 +75,8 @@ def _summary(con: duckdb.DuckDBPyConnection, warehouse: Path) -> int:
     if table_exists(con, "trading.backtest_summary"):
         print("backtest (net of costs):")
         for name, cagr, sharpe, dd in state.backtest_rows(con):
-            print(f"  {name:<30} CAGR {cagr:7.2%}  Sharpe {sharpe:5.2f}  max drawdown {dd:7.2%}")
+            print(f"  {name:<30} CAGR {_number(cagr, '{:7.2%}')}  Sharpe {_number(sharpe, '{:5.2f}')}  "
+                  f"max drawdown {_number(dd, '{:7.2%}')}")
     if table_exists(con, "trading.trades"):
         day, status = state.latest_trades(con)
         if day is not None:
@@ -84,7 +88,7 @@ def _summary(con: duckdb.DuckDBPyConnection, warehouse: Path) -> int:
     return 0
 
 
-TRAINING_ASSETS = "ml/cv_report ml/oos_predictions ml/champion_model"
+TRAINING_ASSETS = "ml/cv_report,ml/oos_predictions,ml/champion_model"  # dagster's --select: comma-separated
 RUNS_SHOWN = 5
 
 
@@ -312,8 +316,11 @@ def _retrain_command(horizon: int, force: bool) -> str:
         config["horizon"] = horizon
     if force:
         config["force"] = True
-    run_config = f" --config-json '{json.dumps({'ops': {'model_training': {'config': config}}})}'" if config else ""
-    return f"dagster asset materialize -m assets.definitions --select '{TRAINING_ASSETS}'{run_config}"
+    run_config = (f" --config-json {shlex.quote(json.dumps({'ops': {'model_training': {'config': config}}}))}"
+                  if config else "")
+    dagster = shlex.quote(str(Path(sys.executable).parent / "dagster"))
+    return (f"DAGSTER_HOME={shlex.quote(str(_dagster_home()))} TRADEPIPE_HOME={shlex.quote(str(_home()))} "
+            f"{dagster} asset materialize -m assets.definitions --select {TRAINING_ASSETS}{run_config}")
 
 
 def retrain(horizon: int | None = None) -> int:
@@ -383,6 +390,19 @@ def report(day: dt.date | None = None) -> int:
 # --------------------------------------------------------------------------- #
 
 
+def last_date() -> int:
+    """Print the newest date in the price files (TRADEPIPE_PRICES, default the bundled sample)."""
+    from assets.resources import SAMPLE_DIR
+    from ml.ingest import InputError, latest_date, resolve_files
+
+    path = os.environ.get("TRADEPIPE_PRICES") or str(SAMPLE_DIR / "prices.csv.gz")
+    try:
+        print(latest_date(resolve_files(path)))
+    except InputError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 def _iso_date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -405,6 +425,7 @@ def _parser() -> argparse.ArgumentParser:
     report_cmd = commands.add_parser("report", help="where the daily report is, and its files")
     report_cmd.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD",
                             help="market date of the report (default: the latest trading date)")
+    commands.add_parser("last-date", help="the last market date in the price files (what `make demo` trades)")
     return parser
 
 
@@ -416,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": lambda: models(show_all=args.all),
         "retrain": lambda: retrain(horizon=args.horizon),
         "report": lambda: report(day=args.date),
+        "last-date": last_date,
     }
     try:
         return commands[args.command]()

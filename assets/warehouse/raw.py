@@ -25,3 +25,11 @@ def swap(con: duckdb.DuckDBPyConnection, staged: list[StagedInput]) -> None:
 
 def latest_price_date(con: duckdb.DuckDBPyConnection):
     return scalar(con, "select max(cast(date as date)) from raw.prices")
+
+
+def tickers_without_sector(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Tickers of raw.prices that raw.instruments does not list."""
+    return [t for (t,) in con.execute("""
+        select distinct trim(p.ticker) from raw.prices p
+        where not exists (select 1 from raw.instruments i where trim(i.ticker) = trim(p.ticker))
+        order by 1""").fetchall()]

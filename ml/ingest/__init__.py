@@ -7,6 +7,7 @@ Modules: ``files`` (:func:`stage_prices`, :func:`stage_macro`, :func:`stage_inst
 from ml.ingest.files import (
     INSTRUMENTS,
     MACRO,
+    MACRO_SERIES,
     PRICES,
     InputError,
     StagedInput,
@@ -23,6 +24,7 @@ __all__ = [
     "INSTRUMENTS",
     "latest_date",
     "MACRO",
+    "MACRO_SERIES",
     "PRICES",
     "resolve_files",
     "stage_instruments",

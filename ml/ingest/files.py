@@ -6,8 +6,10 @@ Three inputs, each a CSV, CSV.gz or Parquet file, or a folder of them:
 - macro: ``date,series,value`` (tidy; an empty value means no observation)
 - sectors: ``ticker,sector[,name]``
 
-Every input is staged into a temporary table of the connection and checked there: required
-columns, numeric columns that parse as numbers, dates that parse as dates. A problem raises
+Every input is staged into a temporary table of the connection and checked there: gzip files
+read to their end with their CRC checked (DuckDB's reader checks neither: a truncated file
+would load half its rows), required columns, numeric columns that parse as numbers, dates that
+parse as dates and are not after the last completed exchange session (a future row is not data). A problem raises
 :class:`InputError` naming the file, the column and an example row. Staging writes nothing
 to the warehouse: it returns the typed ``select`` over the staged rows, and the warehouse
 layer (assets/warehouse/raw.py) swaps all three raw tables in one transaction once every
@@ -26,7 +28,10 @@ True
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,13 @@ ALIASES = {"symbol": "ticker", "adjclose": "adj_close", "adjusted_close": "adj_c
 
 # Strings read as "no value" in CSV files (FRED uses "." for a missing observation).
 NULL_STRINGS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "."]
+
+# The macro series the pipeline reads (dbt's as-of macro join and the regime features, ^GSPC
+# for the benchmark): part of the input format, not a setting.
+MACRO_SERIES = ("VIXCLS", "DGS2", "DGS10", "BAMLH0A0HYM2", "^GSPC")
+
+# What a ticker may be: 1 to 20 letters, digits or . - _ ^ = / (BRK.B, BF-B, ^GSPC, RDS/A).
+TICKER_PATTERN = r"[A-Za-z0-9.\-_^=/]{1,20}"
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%Y/%m/%d"]
 
@@ -114,7 +126,7 @@ def resolve_files(path: str | Path) -> list[Path]:
     return [path]
 
 
-def stage_prices(con: duckdb.DuckDBPyConnection, path: str | Path) -> StagedInput:
+def stage_prices(con: duckdb.DuckDBPyConnection, path: str | Path, as_of: object = None) -> StagedInput:
     """Stage and check the price files at ``path`` for ``raw.prices``.
 
     ``raw.prices`` has every input row (duplicates too) with typed columns, ``adj_close`` (NULL
@@ -122,7 +134,7 @@ def stage_prices(con: duckdb.DuckDBPyConnection, path: str | Path) -> StagedInpu
     tickers, first_date, last_date, files, has_adj_close.
     """
     files = resolve_files(path)
-    columns = _stage(con, PRICES, files)
+    columns = _stage(con, PRICES, files, as_of)
     has_adj = "adj_close" in columns
     select = f"""
         select
@@ -147,10 +159,10 @@ def stage_prices(con: duckdb.DuckDBPyConnection, path: str | Path) -> StagedInpu
     })
 
 
-def stage_macro(con: duckdb.DuckDBPyConnection, path: str | Path) -> StagedInput:
+def stage_macro(con: duckdb.DuckDBPyConnection, path: str | Path, as_of: object = None) -> StagedInput:
     """Stage and check the macro files at ``path`` for ``raw.macro`` (date, series, value)."""
     files = resolve_files(path)
-    _stage(con, MACRO, files)
+    _stage(con, MACRO, files, as_of)
     select = f"""
         select {_date_expr('date')} as date, trim(series) as series,
                {_number_expr('value')} as value, source_file
@@ -158,14 +170,17 @@ def stage_macro(con: duckdb.DuckDBPyConnection, path: str | Path) -> StagedInput
     """
     first, last, rows = con.execute(f"select min(date), max(date), count(*) from ({select})").fetchone()
     series = [s for (s,) in con.execute(f"select distinct series from ({select}) order by 1").fetchall()]
-    return StagedInput("raw.macro", select, {"rows": rows, "series": series, "first_date": str(first),
-                                             "last_date": str(last), "files": [str(f) for f in files]})
+    return StagedInput("raw.macro", select, {
+        "rows": rows, "series": series, "first_date": str(first), "last_date": str(last),
+        "files": [str(f) for f in files],
+        "missing_series": [s for s in MACRO_SERIES if s not in series],
+        "unknown_series": [s for s in series if s not in MACRO_SERIES]})
 
 
-def stage_instruments(con: duckdb.DuckDBPyConnection, path: str | Path) -> StagedInput:
+def stage_instruments(con: duckdb.DuckDBPyConnection, path: str | Path, as_of: object = None) -> StagedInput:
     """Stage and check the sectors files at ``path`` for ``raw.instruments`` (ticker, sector, name)."""
     files = resolve_files(path)
-    columns = _stage(con, INSTRUMENTS, files)
+    columns = _stage(con, INSTRUMENTS, files, as_of)
     name = "trim(name)" if "name" in columns else "cast(null as varchar)"
     select = f"""
         select trim(ticker) as ticker, trim(sector) as sector, {name} as name, source_file
@@ -214,6 +229,9 @@ def _relation(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[str, set[str]
     except duckdb.Error as exc:
         raise InputError(f"{file}: cannot be read as {'Parquet' if _is_parquet(file) else 'CSV'}: {exc}") from exc
     names = [row[0] for row in described]
+    if names == ["column0"] and not _is_parquet(file):  # DuckDB's name for a headerless single column
+        raise InputError(f"{file}: empty file, or no header row (expected a first line naming the columns, "
+                         f"e.g. date,ticker,open,high,low,close,volume)")
     normalized = [_normalize(n) for n in names]
     duplicates = sorted({n for n in normalized if normalized.count(n) > 1})
     if duplicates:
@@ -224,7 +242,29 @@ def _relation(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[str, set[str]
     return f"select {columns}, {_quote(file)} as source_file from {reader}", set(normalized)
 
 
-def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, files: list[Path]) -> set[str]:
+def latest_allowed_date(as_of: object = None) -> date:
+    """The newest date an input row may carry: the last completed NYSE session before ``as_of``
+    (default: now). A row dated later cannot be an observation yet."""
+    import pandas as pd
+
+    from ml.market_calendar import last_completed_session
+
+    moment = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
+    return last_completed_session(moment).date()
+
+
+def check_gzip(path: Path) -> None:
+    """Read a gzip file to its end, checking its length and CRC; InputError when it is truncated
+    or corrupt (DuckDB's reader would load what it could without a word)."""
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 22):
+                pass
+    except (EOFError, OSError, zlib.error) as exc:
+        raise InputError(f"{path}: truncated or corrupt gzip file ({exc}); nothing was loaded") from None
+
+
+def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, files: list[Path], as_of: object = None) -> set[str]:
     """Load the files as text into a temp table ``_staged_<name>``, checking every column.
 
     Returns the set of the spec's columns present (required plus the optional ones found).
@@ -232,6 +272,8 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, files: list[Path]) -
     parts = []
     present_optional: set[str] | None = None
     for file in files:
+        if file.name.lower().endswith(".gz"):
+            check_gzip(file)
         sql, cols = _relation(con, file)
         missing = [c for c in spec.required if c not in cols]
         if missing:
@@ -258,7 +300,7 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, files: list[Path]) -
     if n_rows == 0:
         raise InputError(f"{', '.join(map(str, files))}: no data rows")
     columns = set(spec.required) | (present_optional or set())
-    _check_values(con, table, spec, columns)
+    _check_values(con, table, spec, columns, latest_allowed_date(as_of))
     return columns
 
 
@@ -275,12 +317,14 @@ def _number_expr(column: str) -> str:
     return f"case when isfinite(try_cast({column} as double)) then try_cast({column} as double) end"
 
 
-def _problems(spec: TableSpec, columns: set[str]) -> list[tuple[str, str, str]]:
+def _problems(spec: TableSpec, columns: set[str], latest: date) -> list[tuple[str, str, str]]:
     """(column, condition for a bad value, what is wrong) for every check of this input."""
     checks = []
     if "date" in columns:
         checks.append(("date", f"date is null or {_date_expr('date')} is null",
                        "value(s) that are not dates (expected YYYY-MM-DD)"))
+        checks.append(("date", f"{_date_expr('date')} > date '{latest.isoformat()}'",
+                       f"value(s) after the last completed NYSE session ({latest}): a future row is not data"))
     for column in spec.numeric:
         if column in columns:
             checks.append((column,
@@ -290,12 +334,16 @@ def _problems(spec: TableSpec, columns: set[str]) -> list[tuple[str, str, str]]:
     for column in spec.text:
         if column in spec.required:
             checks.append((column, f"{column} is null or trim({column}) = ''", "empty value(s)"))
+    if "ticker" in columns:
+        checks.append(("ticker", f"trim(ticker) <> '' and not regexp_full_match(trim(ticker), '{TICKER_PATTERN}')",
+                       "value(s) that are not tickers (1 to 20 letters, digits or . - _ ^ = /)"))
     return checks
 
 
-def _check_values(con: duckdb.DuckDBPyConnection, table: str, spec: TableSpec, columns: set[str]) -> None:
+def _check_values(con: duckdb.DuckDBPyConnection, table: str, spec: TableSpec, columns: set[str],
+                  latest: date) -> None:
     """Count every kind of bad value in one scan; on the first kind found, raise with an example row."""
-    checks = _problems(spec, columns)
+    checks = _problems(spec, columns, latest)
     counts = con.execute(
         "select " + ", ".join(f"count(*) filter (where {condition})" for _, condition, _ in checks)
         + f" from {table}"

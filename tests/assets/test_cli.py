@@ -71,8 +71,17 @@ def test_retrain_is_not_due_right_after_training(home, capsys):
     assert f"horizon 5: champion {champion['model_id']}" in out
     assert f"not due: 0 new labelled rows after {LATEST} (need 1)" in out
     assert ("dagster asset materialize -m assets.definitions "
-            "--select 'ml/cv_report ml/oos_predictions ml/champion_model'") in out
+            "--select ml/cv_report,ml/oos_predictions,ml/champion_model") in out
+    assert f"TRADEPIPE_HOME={home}" in out and "DAGSTER_HOME=" in out
     assert '"force": true' in out  # a run would skip training: say how to force it
+    command = next(line.strip() for line in out.splitlines() if "asset materialize" in line)
+    select = command.split("--select ")[1].split()[0]
+    from assets.definitions import defs
+    from assets.training import CHAMPION_MODEL, CV_REPORT, OOS_PREDICTIONS
+
+    # what `dagster asset materialize` does with --select (dagster/_cli/asset.py)
+    keys = dg.AssetSelection.from_coercible(select.split(",")).resolve(defs.resolve_asset_graph())
+    assert keys == {CV_REPORT, OOS_PREDICTIONS, CHAMPION_MODEL}
 
 
 def test_retrain_is_due_for_a_horizon_without_champion(home, capsys):
@@ -176,3 +185,25 @@ def test_a_missing_table_is_named(command, table, asset, capsys, tmp_path, monke
     assert code == 1
     assert table in err and f"materialize {asset}" in err
     assert str(tmp_path.resolve() / "warehouse.duckdb") in err
+
+
+def test_last_date_is_the_newest_date_in_the_price_files(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("TRADEPIPE_PRICES", raising=False)
+    assert run(capsys, "last-date") == (0, f"{LATEST}\n", "")
+    (tmp_path / "AAA.csv").write_text("date,ticker,open,high,low,close,volume\n2021-03-04,AAA,1,1,1,1,1\n")
+    (tmp_path / "BBB.csv").write_text("date,ticker,open,high,low,close,volume\n2021-03-05,BBB,1,1,1,1,1\n")
+    monkeypatch.setenv("TRADEPIPE_PRICES", str(tmp_path))
+    assert run(capsys, "last-date") == (0, "2021-03-05\n", "")
+    monkeypatch.setenv("TRADEPIPE_PRICES", str(tmp_path / "missing"))
+    code, out, err = run(capsys, "last-date")
+    assert code == 1 and out == "" and err == f"tradepipe last-date: {tmp_path / 'missing'}: no such file or folder\n"
+
+
+def test_summary_prints_a_missing_sharpe_as_a_dash(monkeypatch, tmp_path, capsys):
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("create schema trading; create table trading.backtest_summary as "
+                    "select 'model' as strategy, 0.05 as cagr, cast(null as double) as sharpe, -0.1 as max_drawdown")
+    monkeypatch.setenv("TRADEPIPE_HOME", str(tmp_path))
+    code, out, err = run(capsys, "summary")
+    assert code == 0 and err == ""
+    assert "model                          CAGR   5.00%  Sharpe -  max drawdown -10.00%" in out

@@ -73,3 +73,21 @@ def test_a_quote_in_a_csv_header_gets_the_ingests_own_error(tmp_path):
     message = failure.event_specific_data.error.to_string()
     assert "InputError" in message and "sectors.csv: missing required column(s) ['ticker']" in message
     assert "Parser Error" not in message
+
+
+def test_a_missing_macro_series_fails_a_check_and_unknown_ones_are_listed(tmp_path):
+    from tests.helpers import tiny_market
+
+    paths = tiny_market(tmp_path / "input")
+    lines = paths["macro"].read_text().splitlines()
+    kept = [line for line in lines if ",BAMLH0A0HYM2," not in line] + ["2020-01-02,FOO,1.0"]
+    paths["macro"].write_text("\n".join(kept) + "\n")
+    (tmp_path / "input" / "sectors.csv").write_text("ticker,sector\nA,Energy\nB,Energy\n")  # C and BAD lack one
+    settings = TradepipeSettings(home=str(tmp_path / "home"), **{k: str(v) for k, v in paths.items()})
+    result = dg.materialize([raw_tables], resources={"settings": settings}, raise_on_error=False)
+    checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+    macro = checks["macro_series_present"]
+    assert not macro.passed and macro.severity == dg.AssetCheckSeverity.ERROR
+    assert macro.metadata["missing"].value == ["BAMLH0A0HYM2"] and macro.metadata["unknown"].value == ["FOO"]
+    sectors = checks["every_ticker_has_a_sector"]
+    assert not sectors.passed and sectors.metadata["examples"].value == ["BAD", "C"]

@@ -174,3 +174,51 @@ def test_instruments_name_is_optional_and_ticker_required(tmp_path, con):
     assert meta == {"rows": 1, "sectors": 1, "files": [str(tmp_path / "s.csv")]}
     with pytest.raises(InputError, match=r"column 'ticker' has 1 empty value"):
         load_instruments(con, write(tmp_path / "t.csv", ["ticker,sector", ",Energy"]))
+
+
+def test_a_truncated_gzip_is_an_error_not_half_the_rows(tmp_path, con):
+    path = write(tmp_path / "p.csv.gz", [HEADER, *GOOD_ROWS * 200])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"p\.csv\.gz: truncated or corrupt gzip file"):
+        stage_prices(con, path)
+
+
+def test_a_flipped_bit_in_a_gzip_fails_its_crc(tmp_path, con):
+    path = write(tmp_path / "p.csv.gz", [HEADER, *GOOD_ROWS])
+    data = bytearray(path.read_bytes())
+    data[-6] ^= 0x01  # inside the CRC-32 trailer
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"truncated or corrupt gzip file \(CRC check failed"):
+        stage_prices(con, path)
+
+
+def test_a_row_dated_after_the_last_completed_session_is_rejected(tmp_path, con):
+    path = write(tmp_path / "p.csv", [HEADER, *GOOD_ROWS, "2031-01-02,AAA,10,11,9,10.5,1000"])
+    with pytest.raises(InputError, match=r"column 'date' has 1 value\(s\) after the last completed NYSE session "
+                                         r"\(2020-01-03\).*date='2031-01-02', ticker='AAA'"):
+        stage_prices(con, path, as_of="2020-01-04 12:00")
+    today = write(tmp_path / "today.csv", [HEADER, *GOOD_ROWS])  # dated on the session that just closed
+    assert stage_prices(con, today, as_of="2020-01-03 22:00").summary["last_date"] == "2020-01-03"
+    with pytest.raises(InputError, match=r"after the last completed NYSE session \(2020-01-02\)"):
+        stage_prices(con, today, as_of="2020-01-03 20:00")  # before that session's close
+    with pytest.raises(InputError, match=r"m\.csv: column 'date' has 1 value\(s\) after the last completed"):
+        stage_macro(con, write(tmp_path / "m.csv", ["date,series,value", "2031-01-02,VIXCLS,13.1"]))
+
+
+def test_tickers_follow_the_documented_pattern(tmp_path, con):
+    ok = write(tmp_path / "ok.csv", [HEADER, "2020-01-02,BRK.B,1,1,1,1,1", "2020-01-02,BF-B,1,1,1,1,1",
+                                     "2020-01-02,^GSPC,1,1,1,1,1", "2020-01-02,RDS/A,1,1,1,1,1"])
+    assert load_prices(con, ok)["tickers"] == 4
+    bad = write(tmp_path / "bad.csv", [HEADER, "2020-01-02,<img src=x onerror=alert(1)>,1,1,1,1,1"])
+    with pytest.raises(InputError, match=r"bad\.csv: column 'ticker' has 1 value\(s\) that are not tickers"):
+        load_prices(con, bad)
+    with pytest.raises(InputError, match=r"s\.csv: column 'ticker' has 1 value\(s\) that are not tickers"):
+        load_instruments(con, write(tmp_path / "s.csv", ["ticker,sector", "A B,Energy"]))
+
+
+def test_an_empty_file_says_so(tmp_path, con):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InputError, match=r"empty\.csv: empty file, or no header row"):
+        stage_prices(con, empty)
