@@ -89,3 +89,20 @@ def latest_date_coverage(context: dg.AssetCheckExecutionContext, settings: Trade
         metadata={"date": str(c["date"]), "coverage": float(coverage), "quarantined_share": float(share_q),
                   "present": c["present"], "universe": c["universe"]},
     )
+
+
+@dg.asset_check(asset=RAW_PRICES, blocking=True,
+                description="Blocks trading when most bars of the run's market date (its partition; the latest date "
+                            "for an unpartitioned run) repeat each ticker's previous bar exactly: a stale feed, "
+                            "not news.")
+def last_day_not_stale(context: dg.AssetCheckExecutionContext, settings: TradepipeSettings) -> dg.AssetCheckResult:
+    with settings.warehouse(read_only=True) as con:
+        day = run_market_date(context)
+        day = day.date() if day is not None else raw.latest_price_date(con)
+        repeated, compared = raw.repeated_bars(con, day)
+    share = repeated / compared if compared else 0.0
+    return dg.AssetCheckResult(
+        passed=share <= settings.max_repeated_share,
+        description=f"{day}: {repeated} of {compared} bars repeat the previous bar exactly ({share:.0%}, max "
+                    f"{settings.max_repeated_share:.0%})",
+        metadata={"date": str(day), "repeated": int(repeated), "compared": int(compared), "share": float(share)})

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from assets.backtest import backtest
-from assets.checks import latest_date_coverage, prices_fresh, quarantine_share
+from assets.checks import last_day_not_stale, latest_date_coverage, prices_fresh, quarantine_share
 from assets.comparison import model_comparison
 from assets.dbt import dbt_models, dbt_resource
 from assets.ingest import raw_tables
@@ -36,6 +36,7 @@ defs = dg.Definitions(
         quarantine_share,
         prices_fresh,
         latest_date_coverage,
+        last_day_not_stale,
         regime_probabilities_sum_to_one,
         regime_every_date_after_warmup,
         regime_persistence,

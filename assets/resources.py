@@ -48,6 +48,7 @@ class TradepipeSettings(dg.ConfigurableResource):
 
     min_coverage: float = setting("quality.min_coverage")
     max_quarantined_share: float = setting("quality.max_quarantined_share")
+    max_repeated_share: float = setting("quality.max_repeated_share")
 
     @property
     def home_path(self) -> Path:

@@ -182,6 +182,9 @@ class Quality(_Table):
     warn_quarantined_share: float = Field(ge=0, le=1, description=(
         "Warns: largest share of all bars (the whole history) that may be quarantined; above it the "
         "input is more likely broken than glitchy."))
+    max_repeated_share: float = Field(ge=0, le=1, description=(
+        "Blocks trading: largest share of the latest date's bars that repeat the ticker's previous bar "
+        "exactly (open, high, low, close, volume); above it the feed is more likely stale than quiet."))
 
 
 class Ingest(_Table):

@@ -33,3 +33,16 @@ def tickers_without_sector(con: duckdb.DuckDBPyConnection) -> list[str]:
         select distinct trim(p.ticker) from raw.prices p
         where not exists (select 1 from raw.instruments i where trim(i.ticker) = trim(p.ticker))
         order by 1""").fetchall()]
+
+
+def repeated_bars(con: duckdb.DuckDBPyConnection, day) -> tuple[int, int]:
+    """(bars of ``day`` identical to the same ticker's previous bar, bars of ``day`` with a previous bar)."""
+    return con.execute("""
+        with bars as (
+            select ticker, date, open, high, low, close, volume,
+                   lag(struct_pack(open, high, low, close, volume)) over (partition by ticker order by date) as previous
+            from (select distinct ticker, date, open, high, low, close, volume from raw.prices)
+            where date <= ?)
+        select count(*) filter (where previous = struct_pack(open, high, low, close, volume)),
+               count(*) filter (where previous is not null)
+        from bars where date = ?""", [day, day]).fetchone()

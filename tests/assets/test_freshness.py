@@ -51,3 +51,27 @@ def test_thin_coverage_blocks_trading(sample_home, tmp_path):
     assert ("marts", "fct_prices") in materialized
     # signals do not read prices; weights and trades do, and are stopped
     assert not materialized & {("trading", "target_weights"), ("trading", "trades")}
+
+
+def test_a_last_day_that_repeats_the_previous_bars_blocks_trading(tmp_path):
+    """A stale feed: the last date's bars are the previous date's, unchanged."""
+    from assets.checks import last_day_not_stale
+    from assets.ingest import raw_tables
+    from tests.helpers import tiny_market
+
+    paths = tiny_market(tmp_path / "input")
+    settings = TradepipeSettings(home=str(tmp_path / "home"), **{k: str(v) for k, v in paths.items()})
+    assert dg.materialize([raw_tables], resources={"settings": settings}).success
+    fresh = last_day_not_stale(context=dg.build_asset_check_context(), settings=settings)
+    assert fresh.passed and fresh.metadata["compared"].value == 4
+
+    lines = paths["prices"].read_text().splitlines()
+    last = max(line.split(",")[0] for line in lines[1:])
+    previous = max(line.split(",")[0] for line in lines[1:] if line.split(",")[0] < last)
+    stale = [line for line in lines if not line.startswith(last)]
+    stale += [line.replace(previous, last, 1) for line in lines if line.startswith(previous)]
+    paths["prices"].write_text("\n".join(stale) + "\n")
+    assert dg.materialize([raw_tables], resources={"settings": settings}).success
+    result = last_day_not_stale(context=dg.build_asset_check_context(), settings=settings)
+    assert not result.passed
+    assert result.metadata["repeated"].value == result.metadata["compared"].value == 4
