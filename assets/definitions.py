@@ -4,7 +4,12 @@
 import dagster as dg
 
 from assets.backtest import backtest
-from assets.checks import last_day_not_stale, latest_date_coverage, prices_fresh, quarantine_share
+from assets.checks import (
+    last_day_not_stale,
+    latest_date_coverage,
+    prices_fresh,
+    quarantine_share,
+)
 from assets.comparison import model_comparison
 from assets.dbt import dbt_models, dbt_resource
 from assets.ingest import raw_tables

@@ -3,6 +3,7 @@ prediction quintile, model drift (review_model) and feature drift (PSI against t
 The logic is ml.monitoring; everything here is as of the decision date (labels known by then)."""
 
 import json
+import pickle
 
 import dagster as dg
 import pandas as pd
@@ -20,6 +21,7 @@ from assets.warehouse import monitoring as monitoring_tables
 from assets.warehouse import preds as preds_table
 from assets.warehouse import registry as registry_table
 from assets.warehouse.connection import transaction
+from ml.common import atomic_write
 from ml.config import setting
 from ml.monitoring import (
     feature_drift,
@@ -55,9 +57,7 @@ def _training_sample(con, settings: TradepipeSettings, model_id: str, features: 
         return pd.read_pickle(path)
     sample = marts.feature_sample(con, features, start, end, rows)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    sample.to_pickle(tmp)
-    tmp.replace(path)
+    atomic_write(path, pickle.dumps(sample))
     return sample
 
 

@@ -1,6 +1,7 @@
 """Regimes: the walk-forward market-regime history (ml.regimes), the model in force, today's regime."""
 
 import json
+import pickle
 
 import dagster as dg
 import numpy as np
@@ -13,6 +14,7 @@ from assets.warehouse import marts
 from assets.warehouse import regimes as regime_tables
 from assets.warehouse.connection import transaction
 from assets.warehouse.registry import relative_artifact
+from ml.common import atomic_write
 from ml.config import setting
 from ml.regimes import (
     DEFAULT_FEATURES,
@@ -129,7 +131,7 @@ def _n_states_table(detector: RegimeDetector, prepared: pd.DataFrame, config: Re
         training, candidates=(2, 3, 4, 5), features=detector.features_, risk_feature=detector.risk_feature_,
         n_restarts=1, random_state=config.seed,
     )
-    selection.to_pickle(path)
+    atomic_write(path, pickle.dumps(selection))
     return selection
 
 
