@@ -77,7 +77,7 @@ test: setup browser
 	$(BIN)/pytest
 
 ui: setup
-	$(BIN)/dagster dev -m assets.definitions -h 127.0.0.1 -p 3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: setup
 	$(BIN)/python -m bench.run

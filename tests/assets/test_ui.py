@@ -74,7 +74,7 @@ def webserver(sample_home, tmp_path):
     env = {**os.environ, "TRADEPIPE_HOME": str(home), "DAGSTER_HOME": str(dagster_home),
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     log = open(tmp_path / "dagster_dev.log", "w")
-    process = subprocess.Popen([str(DAGSTER), "dev", "-m", "assets.definitions", "-h", "127.0.0.1", "-p", str(port)],
+    process = subprocess.Popen([str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_for_server(port, process)
@@ -103,6 +103,7 @@ def test_the_ui_shows_the_graph_and_runs_the_daily_job(webserver):
 
     location = _graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location "
                               "{ name } } } } }")["repositoriesOrError"]["nodes"][0]
+    assert location["location"]["name"] == "tradepipe"  # workspace.yaml names the code location
     launched = _graphql(port, """
         mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
             __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
