@@ -25,6 +25,17 @@ create table if not exists ml.predictions_in_force (
 """
 
 
+# For analysts: each date's predictions by the model in force that day only (scored live, or
+# replayed from the walk-forward history), never a retired model's rows of another date's run.
+IN_FORCE_VIEW = """
+create or replace view ml.preds_in_force as
+select p.ticker, p.date, p.horizon, p.model_id, p.yhat, p.yhat_std, p.prob_up, f.source
+from ml.predictions_in_force f
+join ml.preds p on p.date = f.date and p.horizon = f.horizon and p.model_id = f.model_id
+ and p.kind = case f.source when 'scored' then 'live' else 'oos' end
+"""
+
+
 def _now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").tz_localize(None)
 
@@ -33,6 +44,7 @@ def _ensure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists ml")
     con.execute(PREDS_DDL)
     con.execute(IN_FORCE_DDL)
+    con.execute(IN_FORCE_VIEW)
 
 
 def _rows(predictions: pd.DataFrame, kind: str) -> pd.DataFrame:

@@ -48,3 +48,16 @@ def test_out_of_sample_rows_are_replaced_per_fold_model():
         preds.write_oos(con, _preds(["A"], "f1"))
     rows = con.execute("select model_id, ticker from ml.preds order by all").fetchall()
     assert rows == [("f1", "A"), ("f2", "A")]
+
+
+def test_the_in_force_view_shows_each_date_by_its_model_only():
+    con = duckdb.connect()
+    later = DAY + pd.Timedelta(days=1)
+    with transaction(con):
+        preds.write_oos(con, pd.concat([_preds(["A", "B"], "fold1"), _preds(["A", "B"], "fold1", later)]))
+        preds.write_live(con, DAY, 5, "fold1", "walk_forward", None)
+        preds.write_live(con, later, 5, "retired", "scored", _preds(["A", "B", "C"], "retired", later))
+    with transaction(con):  # the date re-scored by the new champion
+        preds.write_live(con, later, 5, "champion", "scored", _preds(["A", "B"], "champion", later))
+    rows = con.execute("select date, model_id, source, count(*) from ml.preds_in_force group by all order by all").fetchall()
+    assert rows == [(DAY.date(), "fold1", "walk_forward", 2), (later.date(), "champion", "scored", 2)]
