@@ -29,6 +29,7 @@ True
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from dataclasses import dataclass
 from datetime import date
@@ -242,6 +243,28 @@ def _relation(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[str, set[str]
     return f"select {columns}, {_quote(file)} as source_file from {reader}", set(normalized)
 
 
+def ticker_of_file(file: Path) -> str | None:
+    """The ticker a per-ticker price file is named for (``AAPL.csv``, ``brk.b.csv.gz`` -> ``BRK.B``),
+    or None when the name is not a ticker."""
+    name = file.name
+    for suffix in sorted(SUPPORTED_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return name.upper() if re.fullmatch(TICKER_PATTERN, name) else None
+
+
+def _ticker_from_name(file: Path, sql: str, cols: set[str]) -> tuple[str, set[str]]:
+    """A price file without a ticker column (one file per ticker, e.g. Yahoo's
+    ``Date,Open,High,Low,Close,Adj Close,Volume``): the ticker is the file name."""
+    ticker = ticker_of_file(file)
+    if ticker is None:
+        raise InputError(f"{file}: no ticker column, and the file name is not a ticker; accepted layouts: one "
+                         f"file (or a folder of files) with a ticker column, or one file per ticker named "
+                         f"for it (AAPL.csv with date,open,high,low,close,volume[,adj close])")
+    return f"select *, {_quote(ticker)} as ticker from ({sql})", cols | {"ticker"}
+
+
 def latest_allowed_date(as_of: object = None) -> date:
     """The newest date an input row may carry: the last completed NYSE session before ``as_of``
     (default: now). A row dated later cannot be an observation yet."""
@@ -275,6 +298,8 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, files: list[Path], a
         if file.name.lower().endswith(".gz"):
             check_gzip(file)
         sql, cols = _relation(con, file)
+        if spec is PRICES and "ticker" not in cols:
+            sql, cols = _ticker_from_name(file, sql, cols)
         missing = [c for c in spec.required if c not in cols]
         if missing:
             raise InputError(

@@ -222,3 +222,19 @@ def test_an_empty_file_says_so(tmp_path, con):
     empty.write_text("")
     with pytest.raises(InputError, match=r"empty\.csv: empty file, or no header row"):
         stage_prices(con, empty)
+
+
+def test_a_folder_of_per_ticker_files_in_yahoos_layout(tmp_path, con):
+    folder = tmp_path / "yahoo"
+    folder.mkdir()
+    header = "Date,Open,High,Low,Close,Adj Close,Volume"
+    write(folder / "AAPL.csv", [header, "2020-01-02,74.06,75.15,73.80,75.09,73.15,135480400"])
+    write(folder / "brk.b.csv.gz", [header, "2020-01-02,228.5,229.9,227.8,228.4,228.4,3764000"])
+    meta = load_prices(con, folder)
+    assert meta["tickers"] == 2 and meta["has_adj_close"] is True
+    rows = con.execute("select ticker, adj_close from raw.prices order by ticker").fetchall()
+    assert rows == [("AAPL", 73.15), ("BRK.B", 228.4)]
+    write(folder / "my prices (1).csv", [header, "2020-01-02,1,1,1,1,1,1"])
+    with pytest.raises(InputError, match=r"my prices \(1\)\.csv: no ticker column, and the file name is not a "
+                                         r"ticker; accepted layouts"):
+        stage_prices(con, folder)
