@@ -8,10 +8,11 @@ import dagster as dg
 import pandas as pd
 
 from assets.dbt import FCT_PRICES, QUARANTINE
-from assets.ingest import RAW_PRICES
+from assets.ingest import RAW_INSTRUMENTS, RAW_MACRO, RAW_PRICES
 from assets.resources import TradepipeSettings
 from assets.warehouse import marts, raw
 from ml.config import describe, settings
+from ml.ingest import MACRO_SERIES
 from ml.market_calendar import calendar, last_completed_session
 
 # Warns (whole history); the latest date's share blocks trading in latest_date_coverage
@@ -106,3 +107,30 @@ def last_day_not_stale(context: dg.AssetCheckExecutionContext, settings: Tradepi
         description=f"{day}: {repeated} of {compared} bars repeat the previous bar exactly ({share:.0%}, max "
                     f"{settings.max_repeated_share:.0%})",
         metadata={"date": str(day), "repeated": int(repeated), "compared": int(compared), "share": float(share)})
+
+
+@dg.asset_check(asset=RAW_MACRO, description=f"Every macro series the pipeline reads is in the macro file "
+                                              f"({', '.join(MACRO_SERIES)}): a missing one would silently drop "
+                                              f"regime features. Series it does not read are listed.")
+def macro_series_present(settings: TradepipeSettings) -> dg.AssetCheckResult:
+    with settings.warehouse(read_only=True) as con:
+        found = raw.macro_series(con)
+    missing = [s for s in MACRO_SERIES if s not in found]
+    unknown = [s for s in found if s not in MACRO_SERIES]
+    return dg.AssetCheckResult(
+        passed=not missing, severity=dg.AssetCheckSeverity.ERROR,
+        description=(f"missing {missing}" if missing else "every series present")
+                    + (f"; not read by the pipeline: {unknown}" if unknown else ""),
+        metadata={"missing": dg.MetadataValue.json(missing), "unknown": dg.MetadataValue.json(unknown)})
+
+
+@dg.asset_check(asset=RAW_INSTRUMENTS, description="Every ticker of the price files is in the sectors file (one "
+                                                    "that is not gets the sector 'Unknown', which the sector cap "
+                                                    "treats as one sector).")
+def every_ticker_has_a_sector(settings: TradepipeSettings) -> dg.AssetCheckResult:
+    with settings.warehouse(read_only=True) as con:
+        unsectored = raw.tickers_without_sector(con)
+    return dg.AssetCheckResult(
+        passed=not unsectored, severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(unsectored)} ticker(s) without a sector" if unsectored else "every ticker has a sector",
+        metadata={"without_sector": len(unsectored), "examples": dg.MetadataValue.json(unsectored[:20])})

@@ -5,8 +5,10 @@ import dagster as dg
 
 from assets.backtest import backtest
 from assets.checks import (
+    every_ticker_has_a_sector,
     last_day_not_stale,
     latest_date_coverage,
+    macro_series_present,
     prices_fresh,
     quarantine_share,
 )
@@ -42,6 +44,8 @@ defs = dg.Definitions(
         prices_fresh,
         latest_date_coverage,
         last_day_not_stale,
+        macro_series_present,
+        every_ticker_has_a_sector,
         regime_probabilities_sum_to_one,
         regime_every_date_after_warmup,
         regime_persistence,

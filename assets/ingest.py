@@ -35,15 +35,6 @@ class IngestConfig(dg.Config):
         dg.AssetSpec(RAW_INSTRUMENTS, group_name="ingest", kinds={"duckdb"},
                      description="Tickers with their sector, as read from the sectors file."),
     ],
-    check_specs=[
-        dg.AssetCheckSpec("macro_series_present", asset=RAW_MACRO,
-                          description=f"Every macro series the pipeline reads is in the macro file "
-                                      f"({', '.join(ingest.MACRO_SERIES)}); a missing one would silently "
-                                      f"drop regime features. Series it does not read are listed."),
-        dg.AssetCheckSpec("every_ticker_has_a_sector", asset=RAW_INSTRUMENTS,
-                          description="Every ticker of the price files is in the sectors file (one that is "
-                                      "not gets the sector 'Unknown', which the sector cap treats as one sector)."),
-    ],
 )
 def raw_tables(context: dg.AssetExecutionContext, config: IngestConfig, settings: TradepipeSettings):
     """Check every input file, then replace the three raw tables together in one transaction.
@@ -79,19 +70,6 @@ def raw_tables(context: dg.AssetExecutionContext, config: IngestConfig, settings
     missing, unknown = macro["missing_series"], macro["unknown_series"]
     if missing or unknown:
         context.log.warning(f"macro series missing: {missing or 'none'}; not read by the pipeline: {unknown or 'none'}")
-    yield dg.AssetCheckResult(
-        check_name="macro_series_present", asset_key=RAW_MACRO, passed=not missing,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=(f"missing {missing}" if missing else "every series present")
-                    + (f"; not read by the pipeline: {unknown}" if unknown else ""),
-        metadata={"missing": dg.MetadataValue.json(missing), "unknown": dg.MetadataValue.json(unknown)})
-    with settings.warehouse(read_only=True) as con:
-        unsectored = raw.tickers_without_sector(con)
-    yield dg.AssetCheckResult(
-        check_name="every_ticker_has_a_sector", asset_key=RAW_INSTRUMENTS, passed=not unsectored,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{len(unsectored)} ticker(s) without a sector" if unsectored else "every ticker has a sector",
-        metadata={"without_sector": len(unsectored), "examples": dg.MetadataValue.json(unsectored[:20])})
 
 
 def _input_paths(config: IngestConfig, settings: TradepipeSettings) -> dict[str, Path | str]:

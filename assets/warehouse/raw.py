@@ -46,3 +46,7 @@ def repeated_bars(con: duckdb.DuckDBPyConnection, day) -> tuple[int, int]:
         select count(*) filter (where previous = struct_pack(open, high, low, close, volume)),
                count(*) filter (where previous is not null)
         from bars where date = ?""", [day, day]).fetchone()
+
+
+def macro_series(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [s for (s,) in con.execute("select distinct series from raw.macro order by 1").fetchall()]

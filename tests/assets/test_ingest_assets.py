@@ -83,8 +83,11 @@ def test_a_missing_macro_series_fails_a_check_and_unknown_ones_are_listed(tmp_pa
     kept = [line for line in lines if ",BAMLH0A0HYM2," not in line] + ["2020-01-02,FOO,1.0"]
     paths["macro"].write_text("\n".join(kept) + "\n")
     (tmp_path / "input" / "sectors.csv").write_text("ticker,sector\nA,Energy\nB,Energy\n")  # C and BAD lack one
+    from assets.checks import every_ticker_has_a_sector, macro_series_present
+
     settings = TradepipeSettings(home=str(tmp_path / "home"), **{k: str(v) for k, v in paths.items()})
-    result = dg.materialize([raw_tables], resources={"settings": settings}, raise_on_error=False)
+    result = dg.materialize([raw_tables, macro_series_present, every_ticker_has_a_sector],
+                            resources={"settings": settings}, raise_on_error=False)
     checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
     macro = checks["macro_series_present"]
     assert not macro.passed and macro.severity == dg.AssetCheckSeverity.ERROR
