@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from assets.warehouse import adapted as adapted_settings
 from assets.warehouse import marts
 from assets.warehouse import registry as registry_table
 from assets.warehouse import status as state
@@ -77,6 +78,11 @@ def _summary(con: duckdb.DuckDBPyConnection, warehouse: Path) -> int:
         for name, cagr, sharpe, dd in state.backtest_rows(con):
             print(f"  {name:<30} CAGR {_number(cagr, '{:7.2%}')}  Sharpe {_number(sharpe, '{:5.2f}')}  "
                   f"max drawdown {_number(dd, '{:7.2%}')}")
+    adapted = adapted_settings.load(con)
+    if not adapted.empty:
+        print("settings adapted to the data (ops.adapted_settings):")
+        for row in adapted.itertuples():
+            print(f"  {row.stage:<10} {row.key} {row.configured:g} -> {row.chosen:g}: {row.reason}")
     if table_exists(con, "trading.trades"):
         day, status = state.latest_trades(con)
         if day is not None:

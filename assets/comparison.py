@@ -6,6 +6,7 @@ selection, tuning); this module loads, calls, writes and reports."""
 
 import json
 import time
+from dataclasses import replace
 
 import dagster as dg
 import numpy as np
@@ -16,7 +17,7 @@ from assets.backtest import backtest_inputs
 from assets.dbt import DIM_INSTRUMENTS, FCT_PRICES, FCT_TRAINING_PANEL
 from assets.regimes import REGIMES
 from assets.resources import DEFAULT_OPTIMIZER, TradepipeSettings, TradingSettings
-from assets.training import CHAMPION_MODEL, save_training
+from assets.training import CHAMPION_MODEL, fit_windows, save_training
 from assets.warehouse import comparison as comparison_tables
 from assets.warehouse import marts
 from assets.warehouse import regimes as regime_tables
@@ -127,7 +128,8 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
     comparison: the choice and why) and, when a candidate passes, its promotion to champion with its
     optimizer. The selection report goes to $TRADEPIPE_HOME/reports/model_selection/<date>/."""
     started = time.perf_counter()
-    spec = training.TrainingSpec(horizon=config.horizon)
+    spec = training.TrainingSpec(horizon=config.horizon, train_days=setting("training.train_days"),
+                                 test_days=setting("training.test_days"))
     candidates = _candidates(config.candidates)
     with settings.warehouse(read_only=True) as con:
         panel = marts.training_panel(con, config.horizon)
@@ -140,6 +142,7 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
         prices, regimes, sector, index_close = backtest_inputs(con, test_from)
         reg = registry_table.load(con)
     final_start = window_split(compared, config.final_days)
+    spec, _ = fit_windows(spec, panel, context)
 
     run = train_candidates(panel, candidates, spec, test_from=test_from, final_start=final_start,
                            ensemble_size=config.ensemble_size, tuning_iter=config.tuning_iter,
@@ -166,7 +169,7 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
     as_of = pd.Timestamp(dates[-1]).date()
     promoted_id = None
     if promoted is not None and config.promote:
-        promoted_id = _promote(context, settings, reg, panel, run.params[promoted["model"]],
+        promoted_id = _promote(context, settings, reg, panel, spec, run.params[promoted["model"]],
                                candidates, promoted, config, as_of, reason, dsr)
     elif config.promote:
         _record_kept_optimizer(settings, reg, config.horizon, trading, as_of, reason)
@@ -246,11 +249,12 @@ def _record_kept_optimizer(settings, reg: pd.DataFrame, horizon: int, trading: T
         registry_table.write(con, reg)
 
 
-def _promote(context, settings, reg, panel, params, candidates, promoted, config, as_of, reason, dsr) -> str:
-    """Walk the promoted candidate forward over all history (as model_training does) and register
-    its final model as champion with the optimizer and the selection record."""
+def _promote(context, settings, reg, panel, spec, params, candidates, promoted, config, as_of, reason, dsr) -> str:
+    """Walk the promoted candidate forward over all history (as model_training does, with the
+    windows of ``spec``) and register its final model as champion with the optimizer and the
+    selection record."""
     candidate = next(c for c in candidates if c.name == promoted["model"])
-    spec = training.TrainingSpec(horizon=config.horizon, model_type=candidate.model_type, params=params)
+    spec = replace(spec, model_type=candidate.model_type, params=params)
     result = training.walk_forward(panel, spec)
     final = training.train_final(panel, spec)
     selection = {"selected_on": str(as_of), "candidate": candidate.name, "optimizer": promoted["optimizer"],

@@ -6,6 +6,7 @@ from typing import Literal
 
 import dagster as dg
 
+from assets.partitions import record_span
 from assets.resources import TradepipeSettings
 from assets.warehouse import raw
 from ml import ingest
@@ -48,6 +49,7 @@ def raw_tables(context: dg.AssetExecutionContext, config: IngestConfig, settings
                   ingest.stage_instruments(con, paths["sectors"])]
         raw.swap(con, staged)
     prices, macro, instruments = (s.summary for s in staged)
+    record_span(settings.home_path, prices["first_date"], prices["last_date"])
     context.log.info(f"loaded {prices['rows']} price rows for {prices['tickers']} tickers")
     yield dg.MaterializeResult(asset_key=RAW_PRICES, metadata={
         "dagster/row_count": prices["rows"],

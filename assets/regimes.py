@@ -10,10 +10,12 @@ import pandas as pd
 from assets import metadata
 from assets.dbt import FCT_REGIME_FEATURES
 from assets.resources import TradepipeSettings
+from assets.warehouse import adapted as adapted_table
 from assets.warehouse import marts
 from assets.warehouse import regimes as regime_tables
 from assets.warehouse.connection import transaction
 from assets.warehouse.registry import relative_artifact
+from ml.adapt import Adapted, regime_min_train
 from ml.common import atomic_write
 from ml.config import setting
 from ml.regimes import (
@@ -55,6 +57,20 @@ def _usable_features(frame: pd.DataFrame, context: dg.AssetExecutionContext, spa
     return present
 
 
+def _fit_min_train(raw: pd.DataFrame, config: RegimeConfig,
+                   context: dg.AssetExecutionContext) -> tuple[int, list[Adapted]]:
+    """``min_train_days`` the regime features have room for (ml.adapt.regime_min_train): counted
+    on the rows from the first one where every default feature with data is present."""
+    usable = [f for f in DEFAULT_FEATURES if f in raw.columns and raw[f].notna().any()]
+    complete = raw[usable].notna().all(axis=1).to_numpy() if usable else np.zeros(len(raw), bool)
+    n_rows = len(raw) - int(np.argmax(complete)) if complete.any() else 0
+    days, adapted = regime_min_train(n_rows, config.min_train_days,
+                                     RegimeDetector(n_states=config.n_states).min_train_rows)
+    for a in adapted:
+        context.log.info(f"adapted to the data: {a}")
+    return days, adapted
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(REGIMES, deps=[FCT_REGIME_FEATURES], group_name="regimes", kinds={"duckdb", "hmmlearn"},
@@ -68,8 +84,9 @@ def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, sett
     replace ml.regimes and ml.regime_models in one transaction."""
     with settings.warehouse(read_only=True) as con:
         raw = marts.regime_features(con)
+    min_train_days, adapted = _fit_min_train(raw, config, context)
     # The first model's window plus a year of warm-up decides the feature set (point-in-time).
-    features = _usable_features(raw, context, span=config.min_train_days + 260)
+    features = _usable_features(raw, context, span=min_train_days + 260)
     risk_feature = config.risk_feature if config.risk_feature in features else "vix"
     prepared = prepare_regime_features(raw.set_index("date"), features, max_ffill=config.max_ffill_days)
     folder = settings.home_path / "models" / "regime"
@@ -77,7 +94,7 @@ def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, sett
     # Saved models whose parameters and training rows are unchanged are loaded, not refitted:
     # a daily run fits only when a new quarter starts (results are identical either way).
     history, models = walk_forward_regimes(
-        prepared, refit=config.refit, min_train_days=config.min_train_days, return_models=True,
+        prepared, refit=config.refit, min_train_days=min_train_days, return_models=True,
         model_dir=folder, n_states=config.n_states, features=features, risk_feature=risk_feature,
         random_state=config.seed,
     )
@@ -98,6 +115,7 @@ def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, sett
     registry = pd.DataFrame(rows).sort_values("first_date")
     with settings.warehouse() as con, transaction(con):
         regime_tables.write(con, history, registry)
+        adapted_table.write(con, "regimes", adapted)
     latest = models[registry.iloc[-1]["model_id"]]
     counts = history["regime"].value_counts()
     chart_png = _index_chart(settings, history)
@@ -108,6 +126,8 @@ def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, sett
         "models": len(models),
         "days_by_regime": dg.MetadataValue.json({k: int(v) for k, v in counts.items()}),
         "features": dg.MetadataValue.json(features),
+        "min_train_days": min_train_days,
+        "adapted_settings": dg.MetadataValue.json([str(a) for a in adapted]),
         "index_with_regimes": metadata.chart(chart_png, settings.home_path / "charts" / "regimes.png"),
     })
     yield dg.MaterializeResult(asset_key=REGIME_MODEL, metadata=_model_metadata(latest, prepared, config, folder))

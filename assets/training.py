@@ -2,6 +2,7 @@
 model. The logic is in ml.training (its registry module holds the champion rules); this module loads, calls and writes."""
 
 import json
+from dataclasses import replace
 
 import dagster as dg
 import numpy as np
@@ -11,11 +12,13 @@ from pydantic import Field
 from assets import metadata
 from assets.dbt import FCT_TRAINING_PANEL
 from assets.resources import TradepipeSettings
+from assets.warehouse import adapted as adapted_table
 from assets.warehouse import marts
 from assets.warehouse import preds as preds_table
 from assets.warehouse import registry as registry_table
 from assets.warehouse.connection import transaction
 from ml import training
+from ml.adapt import Adapted, training_windows
 from ml.config import setting
 from ml.metrics import daily_ic
 from ml.reports import charts
@@ -81,6 +84,7 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
         champion = registry.current_champion(reg, config.horizon)
         spec = config.spec(champion)
         panel = marts.training_panel(con, config.horizon, spec.features)
+    spec, adapted = fit_windows(spec, panel, context)
     due, why = registry.retrain_due(champion, panel["label_end_date"], min_new_rows=config.min_new_rows,
                                     force=config.force)
     if not due:
@@ -98,7 +102,7 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
     if status == "champion" and champion is not None and isinstance(champion.get("optimizer"), str):
         extra = {"optimizer": champion["optimizer"], "selection": champion.get("selection")}
         reason += f"; keeps the optimizer {champion['optimizer']} chosen by the model comparison"
-    folds = save_training(settings, reg, result, final, status, reason, extra)
+    folds = save_training(settings, reg, result, final, status, reason, extra, adapted)
     fold_table = folds[["fold", "train_start", "train_end", "test_start", "test_end", "n_train", "n_test",
                         "ic", "rank_ic"]]
     rolling = _rolling_rank_ic(result.predictions)
@@ -107,6 +111,8 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
                                                      ["train_start", "train_end", "test_start", "test_end"]})),
         "mean_ic": float(summary["ic"]), "mean_rank_ic": float(summary["rank_ic"]),
         "rank_icir": float(summary["rank_icir"]),
+        "train_days": spec.train_days, "test_days": spec.test_days,
+        "adapted_settings": dg.MetadataValue.json([str(a) for a in adapted]),
         "rolling_rank_ic": metadata.chart(charts.line_chart(rolling, "rolling 63-day mean rank IC (OOS)"),
                                           settings.home_path / "charts" / f"rank_ic_h{config.horizon}.png"),
     })
@@ -124,6 +130,17 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
         "top_features": metadata.table(_importance(final).head(20).to_frame("importance")),
     })
     yield from _fold_checks(settings, config.horizon)
+
+
+def fit_windows(spec: training.TrainingSpec, panel: pd.DataFrame,
+                context: dg.AssetExecutionContext | None = None) -> tuple[training.TrainingSpec, list[Adapted]]:
+    """``spec`` with the walk-forward windows the panel has room for (ml.adapt.training_windows),
+    and what was lowered (logged)."""
+    train_days, test_days, adapted = training_windows(panel["date"].nunique(), spec.train_days, spec.test_days)
+    for a in adapted:
+        if context is not None:
+            context.log.info(f"adapted to the data: {a}")
+    return replace(spec, train_days=train_days, test_days=test_days), adapted
 
 
 def _fold_checks(settings: TradepipeSettings, horizon: int):
@@ -144,10 +161,12 @@ def _fold_checks(settings: TradepipeSettings, horizon: int):
 
 
 def save_training(settings: TradepipeSettings, reg: pd.DataFrame, result: training.WalkForwardResult,
-                  final: FittedModel, status: str, reason: str, extra: dict | None = None) -> pd.DataFrame:
+                  final: FittedModel, status: str, reason: str, extra: dict | None = None,
+                  adapted: list[Adapted] | None = None) -> pd.DataFrame:
     """Save the fold models and the final model under $TRADEPIPE_HOME/models and register them
-    (with ``extra`` registry columns); write the folds to ml.cv_folds and the OOS predictions to
-    ml.preds, in one transaction. Returns the folds."""
+    (with ``extra`` registry columns); write the folds to ml.cv_folds, the OOS predictions to
+    ml.preds and the windows lowered for the data to ops.adapted_settings, in one transaction.
+    Returns the folds."""
     code = registry.code_version()
     rows = [registry.registry_row(m, "fold", {}, _save(m, settings), code) for m in result.models]
     rows.append({**registry.registry_row(final, status, result.summary, _save(final, settings), code,
@@ -159,6 +178,7 @@ def save_training(settings: TradepipeSettings, reg: pd.DataFrame, result: traini
         registry_table.write(con, reg)
         registry_table.write_folds(con, final.model_id, folds)
         preds_table.write_oos(con, result.predictions)
+        adapted_table.write(con, "training", adapted or [])
     return folds.assign(model_id=final.model_id)
 
 

@@ -196,6 +196,9 @@ class Ingest(_Table):
     synthetic_tickers: int = Field(ge=1, description="Synthetic market: number of tickers.")
     synthetic_years: float = Field(gt=0, description="Synthetic market: years of trading days.")
     synthetic_seed: int = Field(ge=0, description="Synthetic market: random seed.")
+    first_partition: str = Field(pattern=r"^(\d{4}-\d{2}-\d{2})?$", description=(
+        "First daily partition (YYYY-MM-DD). '' = the first price date of the last ingest "
+        "(before any ingest: 2000-01-03)."))
 
 
 class Comparison(_Table):

@@ -38,12 +38,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 import pandas as pd
 
-if TYPE_CHECKING:
-    pass
+from ml import adapt
 from ml.portfolio.limits import _FEASIBLE_TOL, _sector_of, apply_caps
 from ml.portfolio.optimizers import _check_returns, _optimize
 from ml.portfolio.selection import _check_scores, _eligible, select_names
@@ -123,6 +122,8 @@ def target_weights(
                          f"valid labels are {sorted(spec.exposure)}")
     exposure = float(spec.exposure[regime])
     score = _check_scores(scores)
+    min_names, adapted = adapt.min_book(int(score.notna().sum()), spec.min_names)
+    spec = replace(spec, min_names=min_names)
     window = data.iloc[-spec.cov_window:]
     history = window.notna().sum().reindex(score.index, fill_value=0)
     can_buy = history >= spec.min_history
@@ -138,7 +139,7 @@ def target_weights(
             regime=regime, optimizer=spec.optimizer, selection=selection,
             valid=not reasons, reasons=tuple(reasons), notes=tuple(notes))
 
-    notes = []
+    notes = [str(a) for a in adapted]
     if selection.forced_exits:
         notes.append(f"forced exits (held, no score): {selection.forced_exits}")
     if score.notna().sum() == 0:

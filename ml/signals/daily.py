@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ml import adapt
 from ml.signals.methods import signals_table
 
 if TYPE_CHECKING:  # annotation only: ml.trades imports the signal and portfolio steps' packages
@@ -25,6 +26,8 @@ def make_signals(preds: pd.DataFrame, regimes: pd.Series, spec: TradingSpec) -> 
     the same whether it comes alone (the daily run) or with the whole history (the backtest).
     A confidence column with no value at all on a date (the first fold has no yhat_std, a short
     history no prob_up) is left out for that date rather than turning every score into NaN.
+    On a date with few scored names the rank method's ``top_pct`` rises so that the buy list
+    holds at least the portfolio's ``min_names`` (:func:`ml.adapt.buy_share`).
     """
     if preds.empty:
         raise ValueError("no predictions: nothing to trade on")
@@ -42,9 +45,14 @@ def make_signals(preds: pd.DataFrame, regimes: pd.Series, spec: TradingSpec) -> 
     by_date = preds[optional].notna().groupby(dates).any()
     code = sum((by_date[c].astype(int) * (1 << i) for i, c in enumerate(optional)),
                pd.Series(0, index=by_date.index))
+    top_pct = pd.Series(spec.top_pct, index=by_date.index)
+    if spec.signal_method == "rank":
+        top_pct = preds.groupby(dates)["yhat"].count().map(
+            lambda n: adapt.buy_share(int(n), spec.portfolio.min_names, spec.top_pct)[0])
     frames = []
-    for combo, part in preds.groupby(dates.map(code).to_numpy(), sort=False):
+    keys = [dates.map(code).to_numpy(), dates.map(top_pct).to_numpy()]
+    for (combo, pct), part in preds.groupby(keys, sort=False):
         drop = [c for i, c in enumerate(optional) if not (combo >> i) & 1]
         frames.append(signals_table(part.drop(columns=drop), regimes, method=spec.signal_method,
-                                    top_pct=spec.top_pct, threshold=spec.threshold))
+                                    top_pct=float(pct), threshold=spec.threshold))
     return pd.concat(frames, ignore_index=True).sort_values(["date", "ticker"]).reset_index(drop=True)
