@@ -18,7 +18,10 @@ lacks. The rules (README "Minimum data" repeats them):
   shorter than ``min_names``: 20 names buy and hold the best 10.
 
 Each rule depends only on how much data there is (dates, rows, names on the date), never on
-its values, and the steps are coarse, so a growing history changes a setting rarely.
+its values, so changing rows after a date T (DESIGN rule 7) changes nothing before T. The window
+rules count the whole history: deleting rows after T can step a window, and so re-draw the
+out-of-sample history before T, as setting the window by hand would; the steps are coarse, so a
+growing history changes a window at most a few times, and never once the defaults fit.
 """
 
 from __future__ import annotations

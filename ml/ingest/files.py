@@ -218,29 +218,63 @@ def _normalize(name: str) -> str:
     return ALIASES.get(key, key)
 
 
-def _relation(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[str, set[str]]:
-    """SQL selecting every column of one file as text, under normalized names; and those names."""
+def _layout_key(file: Path) -> tuple[str, str]:
+    """Files with the same key have the same columns and are read together: Parquet files one
+    by one, CSV files by their header line (the first line, decompressed)."""
     if _is_parquet(file):
-        reader = f"read_parquet({_quote(file)})"
+        return "parquet", str(file)
+    opener = gzip.open if file.name.lower().endswith(".gz") else open
+    try:
+        with opener(file, "rb") as stream:
+            return "csv", stream.readline().rstrip(b"\r\n").decode("utf-8", "replace")
+    except (EOFError, OSError, zlib.error) as exc:
+        raise InputError(f"{file}: cannot be read ({exc})") from None
+
+
+def _groups(files: list[Path]) -> list[list[Path]]:
+    """The files in groups of one layout (see :func:`_layout_key`), in file order."""
+    groups: dict[tuple[str, str], list[Path]] = {}
+    for file in files:
+        groups.setdefault(_layout_key(file), []).append(file)
+    return list(groups.values())
+
+
+def _relation(con: duckdb.DuckDBPyConnection, files: list[Path]) -> tuple[str, set[str]]:
+    """SQL selecting every column of files of one layout as text, under normalized names, with
+    the file each row came from (``source_file``); and those names. One reader for all of them:
+    DuckDB reads a list of files in parallel and detects the CSV dialect once."""
+    first, listed = files[0], "[" + ", ".join(_quote(f) for f in files) + "]"
+    if _is_parquet(first):
+        reader = f"read_parquet({listed}, filename = true)"
     else:
         nulls = ", ".join(f"'{s}'" for s in NULL_STRINGS)
-        reader = f"read_csv({_quote(file)}, header=true, all_varchar=true, nullstr=[{nulls}])"
+        reader = f"read_csv({listed}, header=true, all_varchar=true, nullstr=[{nulls}], filename = true)"
     try:
-        described = con.execute(f"describe select * from {reader}").fetchall()
+        described = con.execute(f"describe select * exclude (filename) from {reader}").fetchall()
     except duckdb.Error as exc:
-        raise InputError(f"{file}: cannot be read as {'Parquet' if _is_parquet(file) else 'CSV'}: {exc}") from exc
+        kind = "Parquet" if _is_parquet(first) else "CSV"
+        raise InputError(f"{_names(files)}: cannot be read as {kind}: {exc}") from exc
     names = [row[0] for row in described]
-    if names == ["column0"] and not _is_parquet(file):  # DuckDB's name for a headerless single column
-        raise InputError(f"{file}: empty file, or no header row (expected a first line naming the columns, "
-                         f"e.g. date,ticker,open,high,low,close,volume)")
+    if names == ["column0"] and not _is_parquet(first):  # DuckDB's name for a headerless single column
+        raise InputError(f"{_names(files)}: empty file, or no header row (expected a first line naming the "
+                         f"columns, e.g. date,ticker,open,high,low,close,volume)")
     normalized = [_normalize(n) for n in names]
     duplicates = sorted({n for n in normalized if normalized.count(n) > 1})
     if duplicates:
-        raise InputError(f"{file}: columns {duplicates} appear more than once (after lower-casing)")
+        raise InputError(f"{_names(files)}: columns {duplicates} appear more than once (after lower-casing)")
     columns = ", ".join(
         f"cast({_ident(orig)} as varchar) as {_ident(norm)}" for orig, norm in zip(names, normalized)
     )
-    return f"select {columns}, {_quote(file)} as source_file from {reader}", set(normalized)
+    return f"select {columns}, filename as source_file from {reader}", set(normalized)
+
+
+def _listed(files: list[Path]) -> str:
+    shown = ", ".join(map(str, files[:3]))
+    return shown if len(files) <= 3 else f"{shown} (and {len(files) - 3} more)"
+
+
+def _names(files: list[Path]) -> str:
+    return str(files[0]) if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more file(s) with its header)"
 
 
 def ticker_of_file(file: Path) -> str | None:
@@ -254,15 +288,20 @@ def ticker_of_file(file: Path) -> str | None:
     return name.upper() if re.fullmatch(TICKER_PATTERN, name) else None
 
 
-def _ticker_from_name(file: Path, sql: str, cols: set[str]) -> tuple[str, set[str]]:
-    """A price file without a ticker column (one file per ticker, e.g. Yahoo's
-    ``Date,Open,High,Low,Close,Adj Close,Volume``): the ticker is the file name."""
-    ticker = ticker_of_file(file)
-    if ticker is None:
-        raise InputError(f"{file}: no ticker column, and the file name is not a ticker; accepted layouts: one "
-                         f"file (or a folder of files) with a ticker column, or one file per ticker named "
-                         f"for it (AAPL.csv with date,open,high,low,close,volume[,adj close])")
-    return f"select *, {_quote(ticker)} as ticker from ({sql})", cols | {"ticker"}
+def _ticker_from_name(files: list[Path], sql: str, cols: set[str]) -> tuple[str, set[str]]:
+    """Price files without a ticker column (one file per ticker, e.g. Yahoo's
+    ``Date,Open,High,Low,Close,Adj Close,Volume``): each row's ticker is its file's name."""
+    pairs = []
+    for file in files:
+        ticker = ticker_of_file(file)
+        if ticker is None:
+            raise InputError(f"{file}: no ticker column, and the file name is not a ticker; accepted layouts: one "
+                             f"file (or a folder of files) with a ticker column, or one file per ticker named "
+                             f"for it (AAPL.csv with date,open,high,low,close,volume[,adj close])")
+        pairs.append(f"({_quote(file)}, {_quote(ticker)})")
+    mapping = f"(values {', '.join(pairs)}) as named(file, ticker)"
+    return (f"select rows.*, named.ticker from ({sql}) as rows join {mapping} on rows.source_file = named.file",
+            cols | {"ticker"})
 
 
 def latest_allowed_date(as_of: object = None) -> date:
@@ -297,9 +336,11 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, files: list[Path], a
     for file in files:
         if file.name.lower().endswith(".gz"):
             check_gzip(file)
-        sql, cols = _relation(con, file)
+    for group in _groups(files):
+        file = _names(group)
+        sql, cols = _relation(con, group)
         if spec is PRICES and "ticker" not in cols:
-            sql, cols = _ticker_from_name(file, sql, cols)
+            sql, cols = _ticker_from_name(group, sql, cols)
         missing = [c for c in spec.required if c not in cols]
         if missing:
             raise InputError(
@@ -320,10 +361,10 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, files: list[Path], a
     try:
         con.execute(f"create or replace temp table {table} as {' union all '.join(parts)}")
     except duckdb.Error as exc:
-        raise InputError(f"{', '.join(map(str, files))}: cannot be read: {exc}") from exc
+        raise InputError(f"{_listed(files)}: cannot be read: {exc}") from exc
     n_rows = con.execute(f"select count(*) from {table}").fetchone()[0]
     if n_rows == 0:
-        raise InputError(f"{', '.join(map(str, files))}: no data rows")
+        raise InputError(f"{_listed(files)}: no data rows")
     columns = set(spec.required) | (present_optional or set())
     _check_values(con, table, spec, columns, latest_allowed_date(as_of))
     return columns
@@ -394,10 +435,10 @@ def latest_date(files: list[Path]) -> str:
     decide which market date newly landed files are for."""
     with duckdb.connect() as con:
         found = []
-        for file in files:
-            relation, columns = _relation(con, file)
+        for group in _groups(files):
+            relation, columns = _relation(con, group)
             if "date" not in columns:
-                raise InputError(f"{file}: no date column")
+                raise InputError(f"{_names(group)}: no date column")
             found.append(con.execute(f"select max({_date_expr('date')}) from ({relation})").fetchone()[0])
     dates = [d for d in found if d is not None]
     if not dates:
