@@ -75,6 +75,7 @@ def target_weights(context: dg.AssetExecutionContext, settings: TradepipeSetting
         "exposure": float(result.exposure), "names": len(weights), "valid": check.passed, "detail": check.detail,
         "added": dg.MetadataValue.json(list(result.selection.added)),
         "dropped": dg.MetadataValue.json(list(result.selection.dropped)),
+        "notes": dg.MetadataValue.json(list(result.notes)),
         "weights": metadata.table(weights.set_index("ticker")[["weight", "sector", "score"]].sort_values(
             "weight", ascending=False)),
         "sector_weights": metadata.table(by_sector.to_frame("weight")),

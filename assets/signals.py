@@ -13,6 +13,7 @@ from assets.resources import TradepipeSettings, TradingSettings
 from assets.warehouse import preds, regimes
 from assets.warehouse import trading as decisions
 from assets.warehouse.connection import transaction
+from ml.adapt import buy_share
 from ml.signals import make_signals
 
 SIGNALS = dg.AssetKey(["trading", "signals"])
@@ -38,11 +39,17 @@ def signals(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         regime = regimes.regime_on(con, day)
     rows = make_signals(scored.assign(date=day), pd.Series({day: regime}), spec).assign(
         model_id=model_id, horizon=trading.horizon, regime=regime)
+    adapted = []
+    if spec.signal_method == "rank":  # the rule make_signals applied, said here (ml.adapt.buy_share)
+        adapted = buy_share(int(scored["yhat"].count()), spec.portfolio.min_names, spec.top_pct)[1]
+    for a in adapted:
+        context.log.info(f"adapted to the data: {a}")
     with settings.warehouse() as con, transaction(con):
         decisions.write_stage(con, "signals", day, {"trading.signals": rows})
     top = rows.nlargest(10, "score")[["ticker", "score", "signal"]].set_index("ticker")
     return dg.MaterializeResult(metadata={
         "date": str(day.date()), "regime": regime, "model_id": model_id, "method": spec.signal_method,
         "dagster/row_count": len(rows), "buy_signals": int((rows["signal"] > 0).sum()),
+        "adapted_settings": dg.MetadataValue.json([str(a) for a in adapted]),
         "top_10": metadata.table(top),
     })

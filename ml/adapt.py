@@ -73,6 +73,11 @@ def training_windows(n_dates: int, train_days: int, test_days: int) -> tuple[int
     ValueError
         When not even the smallest pair fits, naming ``training.train_days`` and the dates needed.
     """
+    if n_dates == 0:
+        raise ValueError(
+            "the training panel is empty: no (ticker, date) with a label passes the universe rules "
+            "(dbt.universe_min_history_days, dbt.universe_min_price, dbt.universe_min_dollar_volume_20d; "
+            "see marts.fct_features.in_universe): supply a longer history, or lower them for this data")
     for test in _steps(test_days, TEST_DAYS_STEPS):
         for train in _steps(train_days, TRAIN_DAYS_STEPS):
             if train + OOS_FOLDS * test <= n_dates:

@@ -37,6 +37,11 @@ def test_too_short_a_panel_names_the_setting_and_what_is_needed():
         adapt.training_windows(209, 756, 63)
 
 
+def test_an_empty_panel_names_the_universe_rules():
+    with pytest.raises(ValueError, match=r"training panel is empty: .*dbt.universe_min_dollar_volume_20d"):
+        adapt.training_windows(0, 756, 63)
+
+
 def test_regime_min_train_steps_down_not_below_the_detector_minimum():
     assert adapt.regime_min_train(504 + 63, 504, 150) == (504, [])
     days, adapted = adapt.regime_min_train(511, 504, 150)
