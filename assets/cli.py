@@ -27,7 +27,7 @@ import duckdb
 from assets.warehouse import marts
 from assets.warehouse import registry as registry_table
 from assets.warehouse import status as state
-from assets.warehouse.connection import table_exists
+from assets.warehouse.connection import shell_command, table_exists
 from ml.config import settings
 from ml.training import registry
 
@@ -84,7 +84,8 @@ def _summary(con: duckdb.DuckDBPyConnection, warehouse: Path) -> int:
             print(f"report:    {_home() / 'reports' / str(day)[:10] / 'report.html'}")
     published = warehouse.with_name("analytics.duckdb")
     target = published if published.exists() else warehouse
-    print(f"query it:  duckdb -readonly {target}  (or python: duckdb.connect(path, read_only=True))")
+    print(f"query it:  {shell_command(target)}")
+    print(f"  or from Python: duckdb.connect({str(target)!r}, read_only=True)")
     return 0
 
 
