@@ -28,7 +28,7 @@ from assets.warehouse import adapted as adapted_settings
 from assets.warehouse import marts
 from assets.warehouse import registry as registry_table
 from assets.warehouse import status as state
-from assets.warehouse.connection import table_exists
+from assets.warehouse.connection import shell_command, table_exists
 from ml.config import settings
 from ml.training import registry
 
@@ -90,7 +90,8 @@ def _summary(con: duckdb.DuckDBPyConnection, warehouse: Path) -> int:
             print(f"report:    {_home() / 'reports' / str(day)[:10] / 'report.html'}")
     published = warehouse.with_name("analytics.duckdb")
     target = published if published.exists() else warehouse
-    print(f"query it:  duckdb -readonly {target}  (or python: duckdb.connect(path, read_only=True))")
+    print(f"query it:  {shell_command(target)}")
+    print(f"  or from Python: duckdb.connect({str(target)!r}, read_only=True)")
     return 0
 
 
@@ -317,6 +318,9 @@ def models(show_all: bool = False) -> int:
 
 
 def _retrain_command(horizon: int, force: bool) -> str:
+    """The dagster command that trains ``horizon`` on this home, to paste as printed: absolute
+    paths, TRADEPIPE_HOME, and DAGSTER_HOME when that folder exists (dagster refuses one that
+    does not; without it the run goes to a temporary instance)."""
     config: dict[str, object] = {}
     if horizon != settings().horizon:  # TrainingConfig's default
         config["horizon"] = horizon
@@ -325,7 +329,8 @@ def _retrain_command(horizon: int, force: bool) -> str:
     run_config = (f" --config-json {shlex.quote(json.dumps({'ops': {'model_training': {'config': config}}}))}"
                   if config else "")
     dagster = shlex.quote(str(Path(sys.executable).parent / "dagster"))
-    return (f"DAGSTER_HOME={shlex.quote(str(_dagster_home()))} TRADEPIPE_HOME={shlex.quote(str(_home()))} "
+    instance = f"DAGSTER_HOME={shlex.quote(str(_dagster_home()))} " if _dagster_home().is_dir() else ""
+    return (f"{instance}TRADEPIPE_HOME={shlex.quote(str(_home()))} "
             f"{dagster} asset materialize -m assets.definitions --select {TRAINING_ASSETS}{run_config}")
 
 
@@ -353,6 +358,9 @@ def retrain(horizon: int | None = None) -> int:
     else:
         print(f"a run would skip training; to retrain anyway:\n  {_retrain_command(horizon, force=True)}")
         print("  or in the UI (`make ui`): launch retrain_job with ops.model_training.config.force: true")
+    if not _dagster_home().is_dir():
+        print(f"  (no Dagster instance at {_dagster_home()}: the run is recorded in a temporary one; "
+              f"`make setup` creates it)")
     return 0
 
 

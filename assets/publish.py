@@ -11,6 +11,7 @@ from assets.monitoring import MONITORING
 from assets.reports import DAILY_REPORT
 from assets.resources import TradepipeSettings
 from assets.trades import POSITIONS
+from assets.warehouse.connection import shell_command
 from assets.warehouse.publish import publish_analytics
 
 ANALYTICS_DB = dg.AssetKey(["publish", "analytics_db"])
@@ -27,5 +28,5 @@ def analytics_db(settings: TradepipeSettings) -> dg.MaterializeResult:
         "path": dg.MetadataValue.path(str(target)), "tables": len(counts),
         "seconds": round(time.perf_counter() - started, 2),
         "rows": dg.MetadataValue.json(counts),
-        "connect": dg.MetadataValue.md(f"`duckdb -readonly {target}`"),
+        "connect": dg.MetadataValue.md(f"`{shell_command(target)}`"),
     })

@@ -1,5 +1,8 @@
 """Connections, transactions and quoting: the generic part of the warehouse layer."""
 
+import shlex
+import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +23,15 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
         yield con
     finally:
         con.close()
+
+
+def shell_command(path: Path) -> str:
+    """The shell command that opens the DuckDB file at ``path`` read-only in the DuckDB shell: the
+    one installed beside this Python (the duckdb-cli package, `.venv/bin/duckdb`), by absolute
+    path, so it works as printed from any folder; both paths quoted for the shell."""
+    beside = Path(sys.executable).parent / "duckdb"
+    shell = str(beside) if beside.exists() else shutil.which("duckdb") or "duckdb"
+    return f"{shlex.quote(shell)} -readonly {shlex.quote(str(path))}"
 
 
 @contextmanager

@@ -115,10 +115,11 @@ def test_a_blocked_day_keeps_the_book_and_still_writes_the_report(home_copy):
 
 
 def test_a_backfill_of_past_dates_trades_like_the_backtest(home_copy):
-    """Replaying three past market dates (models and data as of each date) gives the backtest's
-    weights for those dates. Dropout allows a full replacement here, so the selection does not
-    depend on the book each path started from, and the backtest can run on just those dates."""
-    trading = TradingSettings(max_replace=20)
+    """Replaying three consecutive past market dates (models and data as of each date) into a
+    warehouse with no earlier paper book gives the weights of the backtest run over the same dates:
+    both start from an empty book and carry it from date to date (with the default settings the
+    dropout buffer binds from the second date: the book decides what is kept)."""
+    trading = TradingSettings()
     dates = ["2016-03-01", "2016-03-02", "2016-03-03"]
     daily = DAILY - dg.AssetSelection.assets(["reports", "daily_report"])
     for day in dates:
