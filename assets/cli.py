@@ -24,13 +24,9 @@ from pathlib import Path
 
 import duckdb
 
-from assets.warehouse import adapted as adapted_settings
-from assets.warehouse import marts
-from assets.warehouse import registry as registry_table
 from assets.warehouse import status as state
 from assets.warehouse.connection import shell_command, table_exists
 from ml.config import settings
-from ml.training import registry
 
 CONTRACT_TABLES = [
     "raw.prices",
@@ -78,11 +74,11 @@ def _summary(con: duckdb.DuckDBPyConnection, warehouse: Path) -> int:
         for name, cagr, sharpe, dd in state.backtest_rows(con):
             print(f"  {name:<30} CAGR {_number(cagr, '{:7.2%}')}  Sharpe {_number(sharpe, '{:5.2f}')}  "
                   f"max drawdown {_number(dd, '{:7.2%}')}")
-    adapted = adapted_settings.load(con)
-    if not adapted.empty:
+    adapted = state.adapted_rows(con)
+    if adapted:
         print("settings adapted to the data (ops.adapted_settings):")
-        for row in adapted.itertuples():
-            print(f"  {row.stage:<10} {row.key} {row.configured:g} -> {row.chosen:g}: {row.reason}")
+        for stage, key, configured, chosen, reason in adapted:
+            print(f"  {stage:<10} {key} {configured:g} -> {chosen:g}: {reason}")
     if table_exists(con, "trading.trades"):
         day, status = state.latest_trades(con)
         if day is not None:
@@ -338,8 +334,13 @@ def retrain(horizon: int | None = None) -> int:
     """Whether new labels arrived since the champion of ``horizon`` (default: the config's) was
     trained (exit 0 either way)."""
 
-    horizon = settings().horizon if horizon is None else horizon
+    # here, not at the top: the training package loads LightGBM, scikit-learn and SciPy, seconds
+    # of start-up the other commands do not need
+    from assets.warehouse import marts
+    from assets.warehouse import registry as registry_table
+    from ml.training import registry
 
+    horizon = settings().horizon if horizon is None else horizon
     with _warehouse() as con:
         _require(con, "marts.fct_training_panel", "marts/fct_training_panel")
         ends = marts.label_end_dates(con, horizon)

@@ -74,3 +74,11 @@ def registry_rows(con: duckdb.DuckDBPyConnection, statuses: list[str]) -> list[t
 
 def latest_trading_date(con: duckdb.DuckDBPyConnection):
     return scalar(con, "select max(date) from trading.trades")
+
+
+def adapted_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(stage, key, configured, chosen, reason) of ops.adapted_settings (assets/warehouse/adapted.py)."""
+    if not table_exists(con, "ops.adapted_settings"):
+        return []
+    return con.execute("select stage, key, configured, chosen, reason from ops.adapted_settings "
+                       "order by stage, key").fetchall()

@@ -45,19 +45,15 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lightgbm import LGBMRegressor
-from sklearn.base import BaseEstimator
-from sklearn.ensemble import RandomForestRegressor
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import ElasticNet, Lasso, Ridge
-from sklearn.neural_network import MLPRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+    from sklearn.pipeline import Pipeline
 
 __all__ = ["ModelConfig", "available_models", "default_params", "get_model"]
 
@@ -71,7 +67,8 @@ def _n_jobs() -> int:
 class _ModelSpec:
     """How to build one model type."""
 
-    estimator: Callable[..., BaseEstimator]
+    estimator: str  # "module:Class", imported when a model is built (LightGBM and scikit-learn
+    # take seconds to import: commands that only read the registry should not pay for them)
     defaults: Callable[[], dict[str, Any]]  # called at build time (n_jobs reads the machine)
     impute: bool
     scale: bool
@@ -85,25 +82,25 @@ class _ModelSpec:
 # sklearn's default alpha=1.0 every coefficient would be exactly zero.
 _REGISTRY: dict[str, _ModelSpec] = {
     "ridge": _ModelSpec(
-        estimator=Ridge,
+        estimator="sklearn.linear_model:Ridge",
         defaults=lambda: {"alpha": 1.0, "random_state": 0},
         impute=True,
         scale=True,
     ),
     "lasso": _ModelSpec(
-        estimator=Lasso,
+        estimator="sklearn.linear_model:Lasso",
         defaults=lambda: {"alpha": 1e-4, "max_iter": 10_000, "random_state": 0},
         impute=True,
         scale=True,
     ),
     "elastic_net": _ModelSpec(
-        estimator=ElasticNet,
+        estimator="sklearn.linear_model:ElasticNet",
         defaults=lambda: {"alpha": 1e-4, "l1_ratio": 0.5, "max_iter": 10_000, "random_state": 0},
         impute=True,
         scale=True,
     ),
     "random_forest": _ModelSpec(
-        estimator=RandomForestRegressor,
+        estimator="sklearn.ensemble:RandomForestRegressor",
         defaults=lambda: {
             "n_estimators": 300,
             "min_samples_leaf": 50,  # noisy targets: large leaves
@@ -115,7 +112,7 @@ _REGISTRY: dict[str, _ModelSpec] = {
         scale=False,
     ),
     "lightgbm": _ModelSpec(
-        estimator=LGBMRegressor,
+        estimator="lightgbm:LGBMRegressor",
         defaults=lambda: {
             "n_estimators": 300,
             "learning_rate": 0.03,
@@ -155,7 +152,7 @@ _REGISTRY: dict[str, _ModelSpec] = {
         ),
     ),
     "mlp": _ModelSpec(
-        estimator=MLPRegressor,
+        estimator="sklearn.neural_network:MLPRegressor",
         defaults=lambda: {
             "hidden_layer_sizes": (32, 16),
             "alpha": 1e-3,
@@ -191,7 +188,12 @@ def _spec(model_type: str) -> _ModelSpec:
 
 def _allowed_params(spec: _ModelSpec) -> set[str]:
     """Parameter names the model step accepts."""
-    return set(spec.estimator().get_params(deep=False)) | set(spec.extra_params)
+    return set(_estimator_class(spec)().get_params(deep=False)) | set(spec.extra_params)
+
+
+def _estimator_class(spec: _ModelSpec) -> Callable[..., BaseEstimator]:
+    module, name = spec.estimator.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _check_params(model_type: str, spec: _ModelSpec, params: Mapping[str, Any]) -> None:
@@ -273,7 +275,11 @@ def get_model(model_type: str, params: Mapping[str, Any] | None = None) -> Pipel
     spec = _spec(model_type)
     overrides = {} if params is None else params
     _check_params(model_type, spec, overrides)
-    estimator = spec.estimator(**{**spec.defaults(), **overrides})
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    estimator = _estimator_class(spec)(**{**spec.defaults(), **overrides})
     steps: list[tuple[str, Any]] = []
     if spec.impute:
         steps.append(("impute", SimpleImputer(strategy="median", keep_empty_features=True)))
