@@ -182,7 +182,7 @@ def _check_inputs(data: ReportData) -> None:
                           *((f"benchmarks[{b!r}]", m) for b, m in data.benchmarks.items())]:
         if not isinstance(metrics, Mapping):
             raise ValueError(f"{name} must be a mapping of metric -> number, got {metrics!r}")
-        bad = {k: v for k, v in metrics.items() if not _is_number(v)}
+        bad = {k: v for k, v in metrics.items() if not (_is_number(v) or v is None or v is pd.NA)}
         if bad:
             raise ValueError(f"{name} has non-numeric metrics {bad}")
     if not isinstance(data.monitoring, Mapping):
