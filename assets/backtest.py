@@ -122,7 +122,7 @@ def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
     charts_dir = settings.home_path / "charts"
     shown = summary.set_index("strategy")[["cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar",
                                            "turnover", "hit_rate", "cost_drag"]]
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "model_id": model_id, "optimizer": spec.portfolio.optimizer,
         "first_date": str(daily["date"].min().date()), "last_date": str(daily["date"].max().date()),
         "days": int(len(model)), "seconds": round(seconds, 2),
@@ -133,4 +133,4 @@ def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         "drawdown": metadata.chart(charts.drawdown_chart(drawdown(model), "Model drawdown"),
                                    charts_dir / "backtest_drawdown.png"),
         "notes": dg.MetadataValue.json(result.notes[:50]),
-    })
+    }))

@@ -205,7 +205,7 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
     paths = write_selection_report(settings.home_path / "reports" / "model_selection" / str(as_of), report)
     shown = ["model", "optimizer", "window", "sharpe", "cagr", "max_drawdown", "calmar", "turnover",
              "win_rate", "score", "rank"]
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "winner": "none" if choice.winner is None else f"{choice.winner['model']} x {choice.winner['optimizer']}",
         "promoted_model_id": promoted_id or "none", "reason": reason,
         "deflated_sharpe": float("nan") if dsr is None else float(dsr.dsr), "n_trials": len(validation),
@@ -217,7 +217,7 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
                                       settings.home_path / "charts" / "model_selection_equity.png"),
         "report": dg.MetadataValue.path(str(paths["report.html"])),
         "seconds": round(time.perf_counter() - started, 1),
-    })
+    }))
 
 
 def _equity_curves(returns: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:

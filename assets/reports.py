@@ -9,6 +9,7 @@ import json
 import dagster as dg
 import pandas as pd
 
+from assets import metadata
 from assets.backtest import BACKTEST
 from assets.checks import DAILY_FRESHNESS
 from assets.monitoring import MONITORING
@@ -103,8 +104,8 @@ def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         notes=notes,
     )
     paths = write_report(report_folder(settings.home_path, day), data)
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "date": str(d), "folder": dg.MetadataValue.path(str(paths["report"].parent)),
         "report": dg.MetadataValue.path(str(paths["report"])),
         "files": dg.MetadataValue.json(sorted(p.name for p in paths.values())),
-    })
+    }))
