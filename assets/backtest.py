@@ -102,7 +102,7 @@ def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
                          f"predictions end {preds['date'].max()})")
     started = time.perf_counter()
     result = run_backtest(traded[["date", "ticker", "yhat", "yhat_std", "prob_up"]], prices, regimes, sector,
-                          spec, index_close=index_close)
+                          spec, index_close=index_close, log=context.log.info)
     seconds = time.perf_counter() - started
     labelled = traded.dropna(subset=["yhat", "fwd_excess_return"])
     ic = daily_ic(labelled, "yhat", "fwd_excess_return", method="spearman")

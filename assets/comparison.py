@@ -147,9 +147,11 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
     preds = {name: p[pd.to_datetime(p["date"]) >= test_from] for name, p in run.predictions.items()}
     backtest_started = time.perf_counter()
     comparison = backtest_candidates(preds, config.optimizers, prices, regimes, sector, trading.spec(),
-                                     index_close=index_close, final_start=final_start, n_jobs=config.n_jobs)
+                                     index_close=index_close, final_start=final_start, n_jobs=config.n_jobs,
+                                     log=context.log.info)
     backtest_seconds = time.perf_counter() - backtest_started
-    context.log.info(f"backtests: {backtest_seconds:.1f}s")
+    context.log.info(f"{len(comparison.table.drop_duplicates(['model', 'optimizer']))} backtests: "
+                     f"{backtest_seconds:.1f}s")
     for note in comparison.notes:
         context.log.info(note)
     table = comparison.table.copy()
@@ -251,7 +253,8 @@ def _promote(context, settings, reg, panel, params, candidates, promoted, config
     its final model as champion with the optimizer and the selection record."""
     candidate = next(c for c in candidates if c.name == promoted["model"])
     spec = training.TrainingSpec(horizon=config.horizon, model_type=candidate.model_type, params=params)
-    result = training.walk_forward(panel, spec)
+    context.log.info(f"promoting {candidate.name} x {promoted['optimizer']}: walking it forward over all history")
+    result = training.walk_forward(panel, spec, log=context.log.info)
     final = training.train_final(panel, spec)
     selection = {"selected_on": str(as_of), "candidate": candidate.name, "optimizer": promoted["optimizer"],
                  "weights": dict(config.selection_spec().weights),

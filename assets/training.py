@@ -90,8 +90,11 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
         yield from _fold_checks(settings, config.horizon)
         return
 
-    result = training.walk_forward(panel, spec)
+    context.log.info(f"retraining {spec.model_type} (horizon {spec.horizon}): {why}")
+    result = training.walk_forward(panel, spec, log=context.log.info)
     final = training.train_final(panel, spec)
+    context.log.info(f"final model {final.model_id}: {final.n_train:,} training rows up to "
+                     f"{pd.Timestamp(final.train_end).date()}")
     summary = result.summary
     status, reason = registry.decide_champion(summary["rank_ic"], champion, tolerance=config.champion_tolerance)
     extra = {}
