@@ -38,11 +38,24 @@ $(MANIFEST): $(VENV)/.installed $(DBT_SOURCES) tradepipe.toml $(wildcard $(TRADE
 	TRADEPIPE_WAREHOUSE="$(TRADEPIPE_HOME)/warehouse.duckdb" ../$(BIN)/dbt parse --quiet --profiles-dir . --vars "$$dbt_vars"
 	@touch $@
 
-# The Dagster instance folder (quoted: a home path may hold spaces).
+# The Dagster instance folder (quoted: a home path may hold spaces), and the run config of the
+# command-line runs below: their console (assets/console.py) at LOG_LEVEL.
 dagster-home:
 	@mkdir -p "$(DAGSTER_HOME)"
 	@test -f "$(DAGSTER_HOME)/dagster.yaml" || \
 	  printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > "$(DAGSTER_HOME)/dagster.yaml"
+	@printf '{"loggers": {"console": {"config": {"log_level": "%s"}}}}\n' "$(LOG_LEVEL)" > "$(RUN_CONFIG)"
+
+# What a command-line run prints: each step's progress and end, failed checks, warnings, errors
+# (`make demo LOG_LEVEL=DEBUG`: every Dagster event and dbt's line per model). The event log in the
+# UI keeps everything either way.
+LOG_LEVEL ?= INFO
+RUN_CONFIG = $(DAGSTER_HOME)/console.json
+# Library notices nobody running the demo can act on, silenced for these commands only: Dagster's
+# "superseded by `dg launch`" on `dagster asset materialize` / `dagster job execute` (the dg CLI
+# is not part of the stack) and the beta notice its own --select parser raises. Our warnings and
+# every other library's still show.
+DAGSTER := PYTHONWARNINGS='ignore:Function `asset_materialize_command` is superseded:FutureWarning,ignore:Function `job_execute_command` is superseded:FutureWarning,ignore:Parameter `include_sources`:Warning' $(BIN)/dagster
 
 # The market date the demo trades: the last date in the price files (`tradepipe last-date`),
 # unless DEMO_DATE is given.
@@ -50,18 +63,20 @@ DEMO_DATE ?= $$($(BIN)/tradepipe last-date)
 
 demo: setup
 	@day="$(DEMO_DATE)" || exit 1; echo "market date: $$day"; \
-	$(BIN)/dagster asset materialize -m assets.definitions --select 'not group:selection' --partition "$$day"
+	$(DAGSTER) asset materialize -m assets.definitions --select 'not group:selection' --partition "$$day" -c "$(RUN_CONFIG)"
 	$(BIN)/tradepipe summary
 
 # After the demo's pipeline, every candidate model x optimizer compared (compare_job); the winner
 # becomes champion with its optimizer (ml.model_comparison, reports/model_selection/). Then the
 # demo's assets again: the backtest and the demo date's trades by the champion (unchanged when no
-# candidate passed the thresholds).
+# candidate passed the thresholds). Last, the comparison's verdict (`tradepipe comparison`).
 compare: demo
-	$(BIN)/dagster job execute -m assets.definitions -j compare_job
+	@echo "model comparison (compare_job):"
+	@$(DAGSTER) job execute -m assets.definitions -j compare_job -c "$(RUN_CONFIG)"
 	@day="$(DEMO_DATE)" || exit 1; \
-	$(BIN)/dagster asset materialize -m assets.definitions --select 'not group:selection' --partition "$$day"
+	$(DAGSTER) asset materialize -m assets.definitions --select 'not group:selection' --partition "$$day" -c "$(RUN_CONFIG)"
 	$(BIN)/tradepipe summary
+	$(BIN)/tradepipe comparison
 
 # The browser test drives Debian's Chromium: installed here when missing and possible (root and
 # apt-get); otherwise that one test is skipped and says why.

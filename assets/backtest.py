@@ -55,19 +55,28 @@ def backtest_inputs(con: duckdb.DuckDBPyConnection, first_date) -> tuple[pd.Data
     return prices, regimes, marts.sectors(con), marts.index_close(con)
 
 
+def _held(positions: pd.DataFrame, dates: pd.Index) -> pd.DataFrame:
+    """Date x ticker shares of the book after each date's approved trades (0: not held), every date
+    of ``dates``: the holding periods are the book's, not the targets' (a blocked day holds no target)."""
+    if positions.empty:
+        return pd.DataFrame(index=dates)
+    shares = positions.pivot_table(index="date", columns="ticker", values="shares", aggfunc="sum")
+    return shares.reindex(dates).fillna(0)
+
+
 def summarize(result: BacktestResult, ic: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Metrics per strategy, and the model's per-regime breakdown."""
+    """Metrics per strategy, and the model's per-regime breakdown. The model's holding period is
+    that of the book (missing when it never held anything) and its blocked days a count."""
     daily = result.daily
-    weights = result.weights.pivot(index="date", columns="ticker", values="weight") if len(result.weights) else None
     rows = []
     for name, frame in daily.groupby("strategy", sort=False):
         frame = frame.set_index("date")
         extra = {"gross_returns": frame["gross_return"], "turnover": frame["turnover"]}
-        if name == STRATEGY and weights is not None:
-            extra["weights"] = weights
+        if name == STRATEGY:
+            extra["weights"] = _held(result.positions, frame.index)
         stats = performance_summary(frame["net_return"], **extra)
         if name == STRATEGY:
-            stats["blocked_days"] = float((~frame["approved"].astype(bool)).sum())
+            stats["blocked_days"] = int((~frame["approved"].astype(bool)).sum())
         rows.append({"strategy": name, **stats})
     model = daily[daily["strategy"] == STRATEGY].set_index("date")
     regimes = regime_breakdown(model["net_return"], model["regime"], ic=ic)
@@ -93,7 +102,7 @@ def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
                          f"predictions end {preds['date'].max()})")
     started = time.perf_counter()
     result = run_backtest(traded[["date", "ticker", "yhat", "yhat_std", "prob_up"]], prices, regimes, sector,
-                          spec, index_close=index_close)
+                          spec, index_close=index_close, log=context.log.info)
     seconds = time.perf_counter() - started
     labelled = traded.dropna(subset=["yhat", "fwd_excess_return"])
     ic = daily_ic(labelled, "yhat", "fwd_excess_return", method="spearman")
@@ -113,7 +122,7 @@ def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
     charts_dir = settings.home_path / "charts"
     shown = summary.set_index("strategy")[["cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar",
                                            "turnover", "hit_rate", "cost_drag"]]
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "model_id": model_id, "optimizer": spec.portfolio.optimizer,
         "first_date": str(daily["date"].min().date()), "last_date": str(daily["date"].max().date()),
         "days": int(len(model)), "seconds": round(seconds, 2),
@@ -124,4 +133,4 @@ def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         "drawdown": metadata.chart(charts.drawdown_chart(drawdown(model), "Model drawdown"),
                                    charts_dir / "backtest_drawdown.png"),
         "notes": dg.MetadataValue.json(result.notes[:50]),
-    })
+    }))

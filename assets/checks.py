@@ -7,6 +7,7 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
+from assets import metadata
 from assets.dbt import FCT_PRICES, QUARANTINE
 from assets.ingest import RAW_INSTRUMENTS, RAW_MACRO, RAW_PRICES
 from assets.resources import TradepipeSettings
@@ -45,12 +46,12 @@ def quarantine_share(settings: TradepipeSettings) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=share <= WARN_QUARANTINED_SHARE,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={
+        metadata=metadata.entries({
             "quarantined_bars": quarantined,
             "bars": bars,
             "quarantined_share": float(share),
             "by_rule": dg.MetadataValue.json(by_rule),
-        },
+        }),
     )
 
 
@@ -68,7 +69,8 @@ def prices_fresh(settings: TradepipeSettings) -> dg.AssetCheckResult:
         passed=latest_ts is not None and latest_ts >= expected, severity=dg.AssetCheckSeverity.WARN,
         description=f"latest {latest_ts.date() if latest_ts is not None else None}; last completed NYSE "
                     f"session {expected.date()}; {behind} sessions behind",
-        metadata={"latest_date": str(latest), "expected_date": str(expected.date()), "sessions_behind": behind},
+        metadata=metadata.entries({"latest_date": str(latest), "expected_date": str(expected.date()),
+                                   "sessions_behind": behind}),
     )
 
 
@@ -87,8 +89,9 @@ def latest_date_coverage(context: dg.AssetCheckExecutionContext, settings: Trade
         description=f"{c['date']}: {c['present']} of {c['universe']} recent tickers have a valid bar ({coverage:.1%}, "
                     f"min {settings.min_coverage:.0%}); {c['quarantined']} of {c['bars']} bars quarantined "
                     f"({share_q:.1%}, max {settings.max_quarantined_share:.0%})",
-        metadata={"date": str(c["date"]), "coverage": float(coverage), "quarantined_share": float(share_q),
-                  "present": c["present"], "universe": c["universe"]},
+        metadata=metadata.entries({"date": str(c["date"]), "coverage": float(coverage),
+                                   "quarantined_share": float(share_q), "present": c["present"],
+                                   "universe": c["universe"]}),
     )
 
 
@@ -106,7 +109,8 @@ def last_day_not_stale(context: dg.AssetCheckExecutionContext, settings: Tradepi
         passed=share <= settings.max_repeated_share,
         description=f"{day}: {repeated} of {compared} bars repeat the previous bar exactly ({share:.0%}, max "
                     f"{settings.max_repeated_share:.0%})",
-        metadata={"date": str(day), "repeated": int(repeated), "compared": int(compared), "share": float(share)})
+        metadata=metadata.entries({"date": str(day), "repeated": int(repeated), "compared": int(compared),
+                                   "share": float(share)}))
 
 
 @dg.asset_check(asset=RAW_MACRO, description=f"Every macro series the pipeline reads is in the macro file "
@@ -121,7 +125,8 @@ def macro_series_present(settings: TradepipeSettings) -> dg.AssetCheckResult:
         passed=not missing, severity=dg.AssetCheckSeverity.ERROR,
         description=(f"missing {missing}" if missing else "every series present")
                     + (f"; not read by the pipeline: {unknown}" if unknown else ""),
-        metadata={"missing": dg.MetadataValue.json(missing), "unknown": dg.MetadataValue.json(unknown)})
+        metadata=metadata.entries({"missing": dg.MetadataValue.json(missing),
+                                   "unknown": dg.MetadataValue.json(unknown)}))
 
 
 @dg.asset_check(asset=RAW_INSTRUMENTS, description="Every ticker of the price files is in the sectors file (one "
@@ -133,4 +138,5 @@ def every_ticker_has_a_sector(settings: TradepipeSettings) -> dg.AssetCheckResul
     return dg.AssetCheckResult(
         passed=not unsectored, severity=dg.AssetCheckSeverity.WARN,
         description=f"{len(unsectored)} ticker(s) without a sector" if unsectored else "every ticker has a sector",
-        metadata={"without_sector": len(unsectored), "examples": dg.MetadataValue.json(unsectored[:20])})
+        metadata=metadata.entries({"without_sector": len(unsectored),
+                                   "examples": dg.MetadataValue.json(unsectored[:20])}))

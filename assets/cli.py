@@ -5,6 +5,7 @@
     tradepipe models [--all]           champion and challenger models with their CV metrics
     tradepipe retrain [--horizon N]    whether a retrain is due, and how to run it
     tradepipe report [--date DATE]     where the daily report is, and its files
+    tradepipe comparison               the last model comparison's verdict (`make compare` prints it)
     tradepipe last-date                the last market date in the price files (what `make demo` trades)
 
 Every command reads $TRADEPIPE_HOME (default .tradepipe) and opens the warehouse read-only;
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from assets.warehouse import comparison as comparison_tables
 from assets.warehouse import status as state
 from assets.warehouse.connection import shell_command, table_exists
 from ml.config import settings
@@ -401,6 +403,68 @@ def report(day: dt.date | None = None) -> int:
 
 
 # --------------------------------------------------------------------------- #
+# comparison
+# --------------------------------------------------------------------------- #
+
+RANKED_SHOWN = 5
+
+
+def _verdict(selection: dict, champion: dict | None) -> str:
+    """One line: who won, whether it was promoted, or that nothing passed and the champion stays."""
+    winner = f"{selection['winner_model']} x {selection['winner_optimizer']}" if selection["winner_model"] else None
+    promoted = (f"{selection['promoted_model']} x {selection['promoted_optimizer']}"
+                if selection["promoted_model"] else None)
+    stays = ("no champion yet" if champion is None else
+             f"the champion {champion['model_id']} ({champion['model_type']}) stays, trading with "
+             f"{champion.get('optimizer') if isinstance(champion.get('optimizer'), str) else 'its optimizer'}")
+    if winner is None:
+        return f"no candidate passed the thresholds: {stays}"
+    if not isinstance(selection["promoted_model_id"], str):
+        why = ("promotion is off ([comparison] promote = false)" if promoted else "it cannot be deployed")
+        return f"{winner} won, not promoted ({why}): {stays}"
+    if promoted != winner:
+        return f"{winner} won; promoted {promoted} instead: champion {selection['promoted_model_id']}"
+    return f"{winner} won and was promoted: champion {selection['promoted_model_id']}"
+
+
+def comparison() -> int:
+    """The last model comparison: the verdict and its reason, the Deflated Sharpe Ratio, the best
+    validation rows, and where the selection report is."""
+    from assets.warehouse import registry as registry_table  # loads the training package: see retrain
+
+    with _warehouse() as con:
+        selection = comparison_tables.latest_selection(con)
+        if selection is None:
+            raise CliError(f"no model comparison in {_warehouse_path()} (ml.model_selection): run `make compare` "
+                           f"(or materialize ml/model_comparison, compare_job)")
+        ranking = comparison_tables.validation_ranking(con, selection["as_of"])
+        champion = registry_table.champion(con, int(selection["horizon"]))
+    as_of = _day(selection["as_of"])
+    print(f"model comparison of {as_of} (horizon {selection['horizon']}): {selection['n_trials']} candidate x "
+          f"optimizer pairs")
+    print(f"  chosen on the validation window {_day(selection['validation_start'])} .. before "
+          f"{_day(selection['final_start'])}; the final window {_day(selection['final_start'])} .. "
+          f"{_day(selection['final_end'])} is reported only")
+    print(f"verdict: {_verdict(selection, champion)}")
+    print(f"  why: {selection['reason']}")
+    dsr = selection["deflated_sharpe"]
+    if dsr is not None and math.isfinite(dsr):
+        print(f"  deflated Sharpe ratio {dsr:.3f}: " + ("significant at 5%" if dsr >= 0.95 else
+                                                       "not significant at 5% (the win may be luck)"))
+    if len(ranking):
+        print(f"validation window, best {min(RANKED_SHOWN, len(ranking))} of {len(ranking)}:")
+        rows = [[r.model, r.optimizer, _number(r.sharpe, "{:.2f}"), _number(r.max_drawdown, "{:.1%}"),
+                 _number(r.calmar, "{:.2f}"), _number(r.turnover, "{:.3f}"), "yes" if r.passes else "no",
+                 _number(r.score, "{:.2f}"), r.failed or "-"]
+                for r in ranking.head(RANKED_SHOWN).itertuples()]
+        print("\n".join(_table(["model", "optimizer", "sharpe", "max_dd", "calmar", "turnover/day", "passes",
+                                "score", "failed"], rows, right=[2, 3, 4, 5, 7])))
+    report_path = _home() / "reports" / "model_selection" / as_of / "report.html"
+    print(f"report:  {report_path}" if report_path.exists() else f"report:  (none at {report_path})")
+    return 0
+
+
+# --------------------------------------------------------------------------- #
 # entry point
 # --------------------------------------------------------------------------- #
 
@@ -440,6 +504,7 @@ def _parser() -> argparse.ArgumentParser:
     report_cmd = commands.add_parser("report", help="where the daily report is, and its files")
     report_cmd.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD",
                             help="market date of the report (default: the latest trading date)")
+    commands.add_parser("comparison", help="the last model comparison's verdict (what `make compare` prints)")
     commands.add_parser("last-date", help="the last market date in the price files (what `make demo` trades)")
     return parser
 
@@ -452,6 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": lambda: models(show_all=args.all),
         "retrain": lambda: retrain(horizon=args.horizon),
         "report": lambda: report(day=args.date),
+        "comparison": comparison,
         "last-date": last_date,
     }
     try:

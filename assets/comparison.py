@@ -150,9 +150,11 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
     preds = {name: p[pd.to_datetime(p["date"]) >= test_from] for name, p in run.predictions.items()}
     backtest_started = time.perf_counter()
     comparison = backtest_candidates(preds, config.optimizers, prices, regimes, sector, trading.spec(),
-                                     index_close=index_close, final_start=final_start, n_jobs=config.n_jobs)
+                                     index_close=index_close, final_start=final_start, n_jobs=config.n_jobs,
+                                     log=context.log.info)
     backtest_seconds = time.perf_counter() - backtest_started
-    context.log.info(f"backtests: {backtest_seconds:.1f}s")
+    context.log.info(f"{len(comparison.table.drop_duplicates(['model', 'optimizer']))} backtests: "
+                     f"{backtest_seconds:.1f}s")
     for note in comparison.notes:
         context.log.info(note)
     table = comparison.table.copy()
@@ -208,7 +210,7 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
     paths = write_selection_report(settings.home_path / "reports" / "model_selection" / str(as_of), report)
     shown = ["model", "optimizer", "window", "sharpe", "cagr", "max_drawdown", "calmar", "turnover",
              "win_rate", "score", "rank"]
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "winner": "none" if choice.winner is None else f"{choice.winner['model']} x {choice.winner['optimizer']}",
         "promoted_model_id": promoted_id or "none", "reason": reason,
         "deflated_sharpe": float("nan") if dsr is None else float(dsr.dsr), "n_trials": len(validation),
@@ -220,7 +222,7 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
                                       settings.home_path / "charts" / "model_selection_equity.png"),
         "report": dg.MetadataValue.path(str(paths["report.html"])),
         "seconds": round(time.perf_counter() - started, 1),
-    })
+    }))
 
 
 def _equity_curves(returns: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
@@ -255,7 +257,8 @@ def _promote(context, settings, reg, panel, spec, params, candidates, promoted, 
     selection record."""
     candidate = next(c for c in candidates if c.name == promoted["model"])
     spec = replace(spec, model_type=candidate.model_type, params=params)
-    result = training.walk_forward(panel, spec)
+    context.log.info(f"promoting {candidate.name} x {promoted['optimizer']}: walking it forward over all history")
+    result = training.walk_forward(panel, spec, log=context.log.info)
     final = training.train_final(panel, spec)
     selection = {"selected_on": str(as_of), "candidate": candidate.name, "optimizer": promoted["optimizer"],
                  "weights": dict(config.selection_spec().weights),

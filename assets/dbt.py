@@ -5,11 +5,13 @@ dbt tests become asset checks on the models they test.
 """
 
 
+import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,45 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
+class DbtConsole(io.TextIOBase):
+    """dbt's console lines, which dagster-dbt prints to stdout, into the run's log: each node's line
+    at DEBUG, a failure or warning at WARNING, the build's summary ("Done. PASS=76 WARN=0 ...") at INFO."""
+
+    _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+    _SUMMARY = ("Done.", "Finished running")
+    _PROBLEM = re.compile(r"\b(error|errors|fail|failure|warn|warning)\b", re.IGNORECASE)
+
+    def __init__(self, log: Any) -> None:
+        super().__init__()
+        self._log = log
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self._emit(line)
+        return len(text)
+
+    def finish(self) -> None:
+        if self._pending:
+            self._emit(self._pending)
+        self._pending = ""
+
+    def _emit(self, line: str) -> None:
+        text = self._ANSI.sub("", line).rstrip()
+        if not text.strip():
+            return
+        if text.startswith(self._SUMMARY):
+            self._log.info(f"dbt: {text}")
+        elif self._PROBLEM.search(text):
+            self._log.warning(f"dbt: {text}")
+        else:
+            self._log.debug(f"dbt: {text}")
+
+
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator)
 def dbt_models(
     context: dg.AssetExecutionContext,
@@ -136,8 +177,12 @@ def dbt_models(
     every_model = set(context.selected_asset_keys) >= set(context.assets_def.keys)
     status = "failed"
     try:
-        with _environment(TRADEPIPE_WAREHOUSE=str(settings.warehouse_path)):
-            yield from dbt.cli(args, context=context).stream()
+        console = DbtConsole(context.log)
+        try:
+            with _environment(TRADEPIPE_WAREHOUSE=str(settings.warehouse_path)), redirect_stdout(console):
+                yield from dbt.cli(args, context=context).stream()
+        finally:
+            console.finish()
         status = "succeeded" if plan.mode == "incremental" or every_model else "partial"
     finally:
         with settings.warehouse() as con:

@@ -13,6 +13,7 @@ from assets.checks import (
     quarantine_share,
 )
 from assets.comparison import model_comparison
+from assets.console import console_logger
 from assets.dbt import dbt_models, dbt_resource
 from assets.ingest import raw_tables
 from assets.jobs import JOBS, SCHEDULES
@@ -60,4 +61,5 @@ defs = dg.Definitions(
         "dbt": dbt_resource(),
     },
     executor=dg.in_process_executor,
+    loggers={"console": console_logger},  # used when run config names it (the Makefile's runs)
 )

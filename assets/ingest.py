@@ -6,6 +6,7 @@ from typing import Literal
 
 import dagster as dg
 
+from assets import metadata
 from assets.partitions import record_span
 from assets.resources import TradepipeSettings
 from assets.warehouse import raw
@@ -51,24 +52,24 @@ def raw_tables(context: dg.AssetExecutionContext, config: IngestConfig, settings
     prices, macro, instruments = (s.summary for s in staged)
     record_span(settings.home_path, prices["first_date"], prices["last_date"])
     context.log.info(f"loaded {prices['rows']} price rows for {prices['tickers']} tickers")
-    yield dg.MaterializeResult(asset_key=RAW_PRICES, metadata={
+    yield dg.MaterializeResult(asset_key=RAW_PRICES, metadata=metadata.entries({
         "dagster/row_count": prices["rows"],
         "tickers": prices["tickers"],
         "first_date": prices["first_date"],
         "last_date": prices["last_date"],
         "has_adj_close": prices["has_adj_close"],
         "files": dg.MetadataValue.json(prices["files"]),
-    })
-    yield dg.MaterializeResult(asset_key=RAW_MACRO, metadata={
+    }))
+    yield dg.MaterializeResult(asset_key=RAW_MACRO, metadata=metadata.entries({
         "dagster/row_count": macro["rows"],
         "series": dg.MetadataValue.json(macro["series"]),
         "first_date": macro["first_date"],
         "last_date": macro["last_date"],
-    })
-    yield dg.MaterializeResult(asset_key=RAW_INSTRUMENTS, metadata={
+    }))
+    yield dg.MaterializeResult(asset_key=RAW_INSTRUMENTS, metadata=metadata.entries({
         "dagster/row_count": instruments["rows"],
         "sectors": instruments["sectors"],
-    })
+    }))
     missing, unknown = macro["missing_series"], macro["unknown_series"]
     if missing or unknown:
         context.log.warning(f"macro series missing: {missing or 'none'}; not read by the pipeline: {unknown or 'none'}")

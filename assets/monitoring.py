@@ -90,10 +90,10 @@ def monitoring(context: dg.AssetExecutionContext, settings: TradepipeSettings, t
                              "log": json.dumps(log)}])
     with settings.warehouse() as con, transaction(con):
         monitoring_tables.write(con, as_of, ic_rows, drift_rows, log_row)
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "as_of": str(as_of.date()), "model_id": model_id, "review_model": bool(drift["review_model"]),
         "reason": str(drift.get("reason", "")),
         "ic_over_time": metadata.chart(charts.ic_chart(ic), settings.home_path / "charts" / "monitoring_ic.png"),
         "returns_by_quintile": metadata.table(quintiles),
         "feature_drift_top": metadata.table(drifted.head(10)),
-    })
+    }))

@@ -70,7 +70,7 @@ def target_weights(context: dg.AssetExecutionContext, settings: TradepipeSetting
         decisions.write_stage(con, "weights", day, {"trading.target_weights": weights,
                                                     "trading.portfolios": verdict})
     by_sector = weights.groupby("sector")["weight"].sum().sort_values(ascending=False)
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "date": str(day.date()), "optimizer": result.optimizer, "regime": regime,
         "exposure": float(result.exposure), "names": len(weights), "valid": check.passed, "detail": check.detail,
         "added": dg.MetadataValue.json(list(result.selection.added)),
@@ -79,4 +79,4 @@ def target_weights(context: dg.AssetExecutionContext, settings: TradepipeSetting
         "weights": metadata.table(weights.set_index("ticker")[["weight", "sector", "score"]].sort_values(
             "weight", ascending=False)),
         "sector_weights": metadata.table(by_sector.to_frame("weight")),
-    })
+    }))

@@ -118,17 +118,17 @@ def daily_predictions(context: dg.AssetExecutionContext, config: ScoringConfig, 
     with settings.warehouse(read_only=True) as con:
         bad = preds_table.non_finite(con, day, config.horizon, chosen["model_id"])
         missing = preds_table.unscored(con, day, config.horizon, chosen["model_id"])
-    yield dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata=metadata.entries({
         "date": str(day.date()), "model_id": chosen["model_id"], "champion": bool(chosen["is_champion"]),
         "source": source, "dagster/row_count": n,
         "eligible_tickers": int(features["in_universe"].sum()),
         "top_10": metadata.table(top) if len(top) else "replayed from the walk-forward history",
-    })
+    }))
     yield dg.AssetCheckResult(check_name="predictions_finite", passed=bad == 0,
-                              metadata={"date": str(day.date()), "non_finite_yhat": bad})
+                              metadata=metadata.entries({"date": str(day.date()), "non_finite_yhat": bad}))
     # A replayed date holds the walk-forward history's predictions, made for the names that had
     # a label; the rest (no label, e.g. a quarantined bar ahead) were never predicted.
     yield dg.AssetCheckResult(check_name="every_universe_ticker_scored",
-                              passed=not missing or source == "walk_forward", metadata={
+                              passed=not missing or source == "walk_forward", metadata=metadata.entries({
                                   "date": str(day.date()), "model_id": chosen["model_id"], "source": source,
-                                  "unscored": len(missing), "examples": dg.MetadataValue.json(missing[:10])})
+                                  "unscored": len(missing), "examples": dg.MetadataValue.json(missing[:10])}))

@@ -5,6 +5,7 @@ import time
 
 import dagster as dg
 
+from assets import metadata
 from assets.backtest import BACKTEST
 from assets.checks import DAILY_FRESHNESS
 from assets.monitoring import MONITORING
@@ -24,9 +25,9 @@ def analytics_db(settings: TradepipeSettings) -> dg.MaterializeResult:
     target = settings.home_path / "analytics.duckdb"
     started = time.perf_counter()
     counts = publish_analytics(settings.warehouse_path, target)
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "path": dg.MetadataValue.path(str(target)), "tables": len(counts),
         "seconds": round(time.perf_counter() - started, 2),
         "rows": dg.MetadataValue.json(counts),
         "connect": dg.MetadataValue.md(f"`{shell_command(target)}`"),
-    })
+    }))

@@ -119,7 +119,7 @@ def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, sett
     latest = models[registry.iloc[-1]["model_id"]]
     counts = history["regime"].value_counts()
     chart_png = _index_chart(settings, history)
-    yield dg.MaterializeResult(asset_key=REGIMES, metadata={
+    yield dg.MaterializeResult(asset_key=REGIMES, metadata=metadata.entries({
         "dagster/row_count": len(history),
         "first_date": str(history["date"].min().date()),
         "last_date": str(history["date"].max().date()),
@@ -129,8 +129,9 @@ def regime_history(context: dg.AssetExecutionContext, config: RegimeConfig, sett
         "min_train_days": min_train_days,
         "adapted_settings": dg.MetadataValue.json([str(a) for a in adapted]),
         "index_with_regimes": metadata.chart(chart_png, settings.home_path / "charts" / "regimes.png"),
-    })
-    yield dg.MaterializeResult(asset_key=REGIME_MODEL, metadata=_model_metadata(latest, prepared, config, folder))
+    }))
+    yield dg.MaterializeResult(asset_key=REGIME_MODEL,
+                               metadata=metadata.entries(_model_metadata(latest, prepared, config, folder)))
 
 
 def _index_chart(settings: TradepipeSettings, history: pd.DataFrame) -> bytes:
@@ -194,11 +195,11 @@ def current_regime(settings: TradepipeSettings) -> dg.MaterializeResult:
     path = settings.home_path / "regime" / "current.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2))
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "date": record["date"], "regime": record["regime"], "confidence": record["confidence"],
         "probabilities": dg.MetadataValue.json(probabilities), "model_id": record["model_id"],
         "path": dg.MetadataValue.path(str(path)),
-    })
+    }))
 
 
 @dg.asset_check(asset=REGIMES, description="Every date's probabilities sum to 1 within 1e-6.")
@@ -208,28 +209,30 @@ def regime_probabilities_sum_to_one(settings: TradepipeSettings) -> dg.AssetChec
     probs = frame[[c for c in frame.columns if c.startswith("prob_")]]
     error = np.abs(probs.sum(axis=1) - 1.0)
     return dg.AssetCheckResult(passed=bool((error <= 1e-6).all()),
-                               metadata={"max_abs_error": float(error.max()), "rows": len(frame)})
+                               metadata=metadata.entries({"max_abs_error": float(error.max()), "rows": len(frame)}))
 
 
 @dg.asset_check(asset=REGIMES, description="Every regime-feature date after the warm-up has a regime.")
 def regime_every_date_after_warmup(settings: TradepipeSettings) -> dg.AssetCheckResult:
     with settings.warehouse(read_only=True) as con:
         missing = marts.dates_without_regime(con)
-    return dg.AssetCheckResult(passed=missing == 0, metadata={"dates_without_regime": missing})
+    return dg.AssetCheckResult(passed=missing == 0, metadata=metadata.entries({"dates_without_regime": missing}))
 
 
 @dg.asset_check(asset=REGIME_MODEL, description="Regimes persist: mean of the transition-matrix diagonal >= 0.8.")
 def regime_persistence(settings: TradepipeSettings) -> dg.AssetCheckResult:
     model = _latest_model_row(settings)
     return dg.AssetCheckResult(passed=bool(model["persistence"] >= 0.8), severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"persistence": float(model["persistence"]), "model_id": model["model_id"]})
+                               metadata=metadata.entries({"persistence": float(model["persistence"]),
+                                                          "model_id": model["model_id"]}))
 
 
 @dg.asset_check(asset=REGIME_MODEL, description="EM converged for the model in force.")
 def regime_em_converged(settings: TradepipeSettings) -> dg.AssetCheckResult:
     model = _latest_model_row(settings)
     return dg.AssetCheckResult(passed=bool(model["converged"]), severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"log_likelihood": float(model["log_likelihood"]), "model_id": model["model_id"]})
+                               metadata=metadata.entries({"log_likelihood": float(model["log_likelihood"]),
+                                                          "model_id": model["model_id"]}))
 
 
 def _latest_model_row(settings: TradepipeSettings) -> pd.Series:

@@ -9,6 +9,7 @@ import json
 import dagster as dg
 import pandas as pd
 
+from assets import metadata
 from assets.backtest import BACKTEST
 from assets.checks import DAILY_FRESHNESS
 from assets.monitoring import MONITORING
@@ -45,6 +46,12 @@ def history_as_of(con, day: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame, p
     return daily, summary, regimes
 
 
+def _names(what: str, tickers: str) -> str:
+    """``added 3: AAA, BBB, CCC`` from the JSON list of trading.portfolios."""
+    names = json.loads(tickers) if tickers else []
+    return f"{what} {len(names)}" + (f": {', '.join(names)}" if names else "")
+
+
 @dg.asset(key=DAILY_REPORT, deps=[SIGNALS, TARGET_WEIGHTS, TRADES, BACKTEST, MONITORING, CURRENT_REGIME],
           group_name="reports", kinds={"html"}, partitions_def=MARKET_DATES, freshness_policy=DAILY_FRESHNESS)
 def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
@@ -69,13 +76,13 @@ def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
     equity = daily.pivot(index="date", columns="strategy", values="equity")
     model_returns = daily[daily["strategy"] == STRATEGY].set_index("date")["net_return"]
     metrics = summary.drop(columns=[c for c in ("model_id", "optimizer") if c in summary]).set_index("strategy")
-    shown = ("model_id", "model_type", "horizon", "train_start", "train_end", "cv_metrics")
-    info = {k: (str(row[k]) if not isinstance(row[k], (int, float)) else row[k]) for k in shown} if row else {}
+    shown = ("model_type", "model_id", "horizon", "train_start", "train_end", "cv_metrics")
+    info = {k: row[k] for k in shown} if row else {}  # the page formats dates, numbers and the CV metrics
     notes = []
     if portfolio is not None:
         notes += [f"portfolio: {portfolio['optimizer']}, regime {portfolio['regime']}, "
-                  f"exposure {portfolio['exposure']:.0%}, added {portfolio['added']}, "
-                  f"dropped {portfolio['dropped']}"]
+                  f"exposure {portfolio['exposure']:.0%}; {_names('added', portfolio['added'])}; "
+                  f"{_names('dropped', portfolio['dropped'])}"]
         notes += json.loads(portfolio["notes"])
     notes.append("Backtest rows are keyed by decision date; each return runs from the next open to the open after.")
     data = ReportData(
@@ -97,8 +104,8 @@ def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         notes=notes,
     )
     paths = write_report(report_folder(settings.home_path, day), data)
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "date": str(d), "folder": dg.MetadataValue.path(str(paths["report"].parent)),
         "report": dg.MetadataValue.path(str(paths["report"])),
         "files": dg.MetadataValue.json(sorted(p.name for p in paths.values())),
-    })
+    }))

@@ -47,9 +47,9 @@ def signals(context: dg.AssetExecutionContext, settings: TradepipeSettings,
     with settings.warehouse() as con, transaction(con):
         decisions.write_stage(con, "signals", day, {"trading.signals": rows})
     top = rows.nlargest(10, "score")[["ticker", "score", "signal"]].set_index("ticker")
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "date": str(day.date()), "regime": regime, "model_id": model_id, "method": spec.signal_method,
         "dagster/row_count": len(rows), "buy_signals": int((rows["signal"] > 0).sum()),
         "adapted_settings": dg.MetadataValue.json([str(a) for a in adapted]),
         "top_10": metadata.table(top),
-    })
+    }))

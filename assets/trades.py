@@ -79,7 +79,7 @@ def trades(context: dg.AssetExecutionContext, settings: TradepipeSettings, tradi
     with settings.warehouse() as con, transaction(con):
         decisions.write_stage(con, "trades", day, {"trading.trades": rows, "trading.safety_checks": checks})
     failed = [f"{c.name}: {c.detail}" for c in decision.checks if not c.passed]
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "date": str(day.date()), "status": "approved" if decision.approved else "blocked",
         "reason": "; ".join(failed) or "all checks passed", "orders": len(rows),
         "turnover": float(decision.turnover), "estimated_cost": float(decision.costs),
@@ -87,7 +87,7 @@ def trades(context: dg.AssetExecutionContext, settings: TradepipeSettings, tradi
         "trades": metadata.table(rows.set_index("ticker")[["side", "shares", "price", "notional", "status"]]
                                  if len(rows) else pd.DataFrame({"orders": []})),
         "safety_checks": metadata.table(checks.set_index("check")[["passed", "detail"]]),
-    })
+    }))
 
 
 def gate_check(name: str, day: pd.Timestamp, checks: pd.DataFrame) -> dg.AssetCheckResult:
@@ -100,8 +100,8 @@ def gate_check(name: str, day: pd.Timestamp, checks: pd.DataFrame) -> dg.AssetCh
                        + [f"{m}: not evaluated" for m in missing])
     return dg.AssetCheckResult(
         check_name=name, passed=failed.empty and not missing, description=reason or "all rules passed",
-        metadata={"date": str(day.date()), "reason": reason or "all rules passed",
-                  "rules": metadata.table(mine.set_index("check")[["passed", "detail"]])},
+        metadata=metadata.entries({"date": str(day.date()), "reason": reason or "all rules passed",
+                                   "rules": metadata.table(mine.set_index("check")[["passed", "detail"]])}),
     )
 
 
@@ -127,10 +127,10 @@ def trade_approval(context: dg.AssetExecutionContext, settings: TradepipeSetting
     }])
     with settings.warehouse() as con, transaction(con):
         decisions.write_stage(con, "approval", day, {"trading.trade_approvals": row})
-    yield dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata=metadata.entries({
         "date": str(day.date()), "approved": bool(failed.empty), "orders": len(orders),
         "failed_checks": dg.MetadataValue.json(failed[["check", "detail"]].to_dict("records")),
-    })
+    }))
     for name in GATE_CHECKS:
         yield gate_check(name, day, checks)
 
@@ -163,8 +163,8 @@ def positions(context: dg.AssetExecutionContext, settings: TradepipeSettings, tr
     }])
     with settings.warehouse() as con, transaction(con):
         decisions.write_stage(con, "positions", day, {"trading.positions": rows, "trading.paper_book": paper})
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=metadata.entries({
         "date": str(day.date()), "names": len(rows), "cash": float(after.cash), "equity": float(equity),
         "positions": metadata.table(rows.set_index("ticker")[["shares", "price", "value", "weight"]]
                                     if len(rows) else pd.DataFrame({"positions": []})),
-    })
+    }))

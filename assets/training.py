@@ -90,12 +90,15 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
     if not due:
         context.log.info(f"no retrain: {why}")
         for key in (CV_REPORT, OOS_PREDICTIONS, CHAMPION_MODEL):
-            yield dg.MaterializeResult(asset_key=key, metadata={"retrained": False, "reason": why})
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata.entries({"retrained": False, "reason": why}))
         yield from _fold_checks(settings, config.horizon)
         return
 
-    result = training.walk_forward(panel, spec)
+    context.log.info(f"retraining {spec.model_type} (horizon {spec.horizon}): {why}")
+    result = training.walk_forward(panel, spec, log=context.log.info)
     final = training.train_final(panel, spec)
+    context.log.info(f"final model {final.model_id}: {final.n_train:,} training rows up to "
+                     f"{pd.Timestamp(final.train_end).date()}")
     summary = result.summary
     status, reason = registry.decide_champion(summary["rank_ic"], champion, tolerance=config.champion_tolerance)
     extra = {}
@@ -106,29 +109,28 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
     fold_table = folds[["fold", "train_start", "train_end", "test_start", "test_end", "n_train", "n_test",
                         "ic", "rank_ic"]]
     rolling = _rolling_rank_ic(result.predictions)
-    yield dg.MaterializeResult(asset_key=CV_REPORT, metadata={
-        "folds": metadata.table(fold_table.assign(**{c: fold_table[c].astype(str) for c in
-                                                     ["train_start", "train_end", "test_start", "test_end"]})),
+    yield dg.MaterializeResult(asset_key=CV_REPORT, metadata=metadata.entries({
+        "folds": metadata.table(fold_table),
         "mean_ic": float(summary["ic"]), "mean_rank_ic": float(summary["rank_ic"]),
         "rank_icir": float(summary["rank_icir"]),
         "train_days": spec.train_days, "test_days": spec.test_days,
         "adapted_settings": dg.MetadataValue.json([str(a) for a in adapted]),
         "rolling_rank_ic": metadata.chart(charts.line_chart(rolling, "rolling 63-day mean rank IC (OOS)"),
                                           settings.home_path / "charts" / f"rank_ic_h{config.horizon}.png"),
-    })
-    yield dg.MaterializeResult(asset_key=OOS_PREDICTIONS, metadata={
+    }))
+    yield dg.MaterializeResult(asset_key=OOS_PREDICTIONS, metadata=metadata.entries({
         "dagster/row_count": len(result.predictions),
         "first_date": str(result.predictions["date"].min().date()),
         "last_date": str(result.predictions["date"].max().date()),
         "fold_models": len(result.models),
-    })
-    yield dg.MaterializeResult(asset_key=CHAMPION_MODEL, metadata={
+    }))
+    yield dg.MaterializeResult(asset_key=CHAMPION_MODEL, metadata=metadata.entries({
         "model_id": final.model_id, "status": status, "reason": reason,
         "train_start": str(pd.Timestamp(final.train_start).date()),
         "train_end": str(pd.Timestamp(final.train_end).date()),
         "cv_rank_ic": float(summary["rank_ic"]),
         "top_features": metadata.table(_importance(final).head(20).to_frame("importance")),
-    })
+    }))
     yield from _fold_checks(settings, config.horizon)
 
 
@@ -152,12 +154,15 @@ def _fold_checks(settings: TradepipeSettings, horizon: int):
         rank_ic = None if model_id is None else registry_table.champion_mean_rank_ic(con, horizon)
     yield dg.AssetCheckResult(
         check_name="folds_do_not_leak", asset_key=CV_REPORT, passed=leaking == 0,
-        description=None if model_id else f"no champion for horizon {horizon}",
-        metadata={"model_id": str(model_id), "leaking_folds": -1 if leaking is None else leaking})
+        description=f"{leaking} fold(s) of {model_id} train on dates or labels inside their test window"
+        if model_id else f"no champion for horizon {horizon}",
+        metadata=metadata.entries({"model_id": str(model_id), "leaking_folds": -1 if leaking is None else leaking}))
     value = float("nan") if rank_ic is None else float(rank_ic)
     yield dg.AssetCheckResult(
         check_name="oos_rank_ic_not_low", asset_key=CV_REPORT, passed=bool(value >= MIN_RANK_IC),
-        severity=dg.AssetCheckSeverity.WARN, metadata={"model_id": str(model_id), "mean_rank_ic": value})
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"mean out-of-sample rank IC of {model_id}: {value:+.4f} (warns below {MIN_RANK_IC})",
+        metadata=metadata.entries({"model_id": str(model_id), "mean_rank_ic": value}))
 
 
 def save_training(settings: TradepipeSettings, reg: pd.DataFrame, result: training.WalkForwardResult,

@@ -6,6 +6,7 @@ Each helper exists once so its behaviour is the same everywhere:
 * :func:`jsonable` -- plain JSON types with one NaN policy (NaN, +-inf, NaT, NA -> ``None``);
 * :func:`canonical_json` -- deterministic compact JSON of :func:`jsonable` (hashed into ids);
 * :func:`atomic_write` -- write a file via a temp file and ``os.replace`` (no torn files);
+* :func:`rounded` -- a float at the precision people read (metadata, reports);
 * :func:`library_versions` -- the versions of the numeric libraries a saved model depends on.
 """
 
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["LIBRARIES", "atomic_write", "canonical_json", "check_int", "iso", "jsonable",
-           "library_versions"]
+           "library_versions", "rounded"]
 
 #: Libraries whose numerics a saved model (LightGBM/sklearn artifact, HMM) depends on.
 LIBRARIES: tuple[str, ...] = (
@@ -57,6 +58,24 @@ def check_int(name: str, value: Any, minimum: int = 0) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {name}={value}")
     return int(value)
+
+
+def rounded(value: float, significant: int = 4, min_decimals: int = 2) -> float:
+    """``value`` to ``significant`` significant digits, but never fewer than ``min_decimals``
+    decimals: what people read, without the noise of binary floats.
+
+    NaN and +-inf are returned unchanged.
+
+    Examples
+    --------
+    >>> rounded(0.49964101999999994), rounded(0.00123456), rounded(136.234), rounded(1234567.891)
+    (0.4996, 0.001235, 136.23, 1234567.89)
+    """
+    value = float(value)
+    if not math.isfinite(value) or value == 0:
+        return value
+    digits = significant - 1 - math.floor(math.log10(abs(value)))
+    return round(value, max(min_decimals, digits))
 
 
 def iso(value: Any) -> Any:

@@ -2,7 +2,10 @@
 
 Asset bodies call these functions and hold no SQL. One module per area, one writer per table:
 
-- ``connection``: connections, transactions, quoting, the small generic helpers.
+- ``connection``: connections, transactions, quoting, the small generic helpers; its writers give
+  every column the type ``schema`` declares.
+- ``schema``: the declared column types of the tables Python writes (dates DATE, counts BIGINT,
+  JSON documents JSON).
 - ``lock``: the run-level lock on a home (one run at a time).
 - ``raw``: raw.prices / raw.macro / raw.instruments, swapped together by the ingest.
 - ``marts``: read-only access to the dbt marts (features, labels, prices, sectors, quality).

@@ -7,7 +7,6 @@ from assets.warehouse.connection import frame, replace_table, scalar
 
 TABLES = ("backtest_daily", "backtest_summary", "backtest_regimes", "backtest_weights", "backtest_trades",
           "backtest_positions")
-DATE_COLUMNS = ("date", "trade_date", "return_end_date")
 
 
 def write(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]) -> None:
@@ -15,7 +14,7 @@ def write(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]) -> No
     if set(tables) != set(TABLES):
         raise ValueError(f"a backtest writes {TABLES}, got {sorted(tables)}")
     for name, rows in tables.items():
-        replace_table(con, f"trading.{name}", rows, date_columns=DATE_COLUMNS)
+        replace_table(con, f"trading.{name}", rows)
 
 
 def history_as_of(con: duckdb.DuckDBPyConnection, day: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame | None]:

@@ -1,15 +1,19 @@
 """Connections, transactions and quoting: the generic part of the warehouse layer."""
 
+import datetime as dt
 import shlex
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
+
+from assets.warehouse import schema
 
 
 @contextmanager
@@ -86,34 +90,83 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
     return None if row is None else row[0]
 
 
-def _as_dates(rows: pd.DataFrame, date_columns: tuple[str, ...]) -> pd.DataFrame:
-    cols = [c for c in date_columns if c in rows.columns]
-    return rows.assign(**{c: pd.to_datetime(rows[c]).dt.date for c in cols}) if cols else rows
+def _check_values(table: str, rows: pd.DataFrame, types: Mapping[str, str]) -> None:
+    """Values that would change when cast to their declared type raise: a time of day in a DATE
+    column, a fraction in a count."""
+    for column, kind in types.items():
+        if column not in rows.columns or rows.empty:
+            continue
+        values = rows[column]
+        if kind == schema.DATE and (pd.api.types.is_datetime64_any_dtype(values) or values.map(
+                lambda v: isinstance(v, (dt.datetime, np.datetime64))).any()):
+            stamps = pd.to_datetime(values)
+            timed = stamps.notna() & (stamps != stamps.dt.normalize())
+            if timed.any():
+                raise ValueError(f"{table}.{column} is a DATE column; {int(timed.sum())} value(s) have a time "
+                                 f"of day, e.g. {stamps[timed].iloc[0]}")
+        elif kind.upper() in schema.INTEGER_TYPES and pd.api.types.is_float_dtype(values):
+            fraction = values.notna() & (values != np.trunc(values))
+            if fraction.any():
+                raise ValueError(f"{table}.{column} is a count ({kind.upper()}); {int(fraction.sum())} value(s) "
+                                 f"are not whole numbers, e.g. {values[fraction].iloc[0]!r}")
+
+
+def typed_select(table: str, rows: pd.DataFrame, types: Mapping[str, str]) -> str:
+    """The select over the registered ``_rows`` that casts its declared columns (after
+    :func:`_check_values`)."""
+    _check_values(table, rows, types)
+    empty = {str(c): schema.VARCHAR for c in rows.columns
+             if c not in types and rows[c].dtype == object and rows[c].isna().all()}
+    casts = [f"cast({ident(c)} as {kind}) as {ident(c)}" for c, kind in {**empty, **types}.items()
+             if c in rows.columns]
+    return f"select * replace ({', '.join(casts)}) from _rows" if casts else "select * from _rows"
+
+
+def _same_type(current: str, declared: str) -> bool:
+    current, declared = current.upper(), declared.upper()
+    return current == declared or (current in schema.INTEGER_TYPES and declared in schema.INTEGER_TYPES)
+
+
+def conform(con: duckdb.DuckDBPyConnection, table: str, types: Mapping[str, str]) -> list[str]:
+    """Give ``table``'s existing columns their declared types where an older version created them
+    otherwise (TIMESTAMP dates, DOUBLE counts, VARCHAR JSON); returns the columns converted."""
+    schema_name, name = table.split(".")
+    current = dict(con.execute("select column_name, data_type from information_schema.columns where "
+                               "table_catalog = current_database() and table_schema = ? and table_name = ?",
+                               [schema_name, name]).fetchall())
+    changed = [c for c, kind in types.items() if c in current and not _same_type(current[c], kind)]
+    for column in changed:
+        con.execute(f"alter table {qualified(table)} alter column {ident(column)} set data type {types[column]}")
+    return changed
 
 
 def replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame, where: str,
-                 params: list[Any], date_columns: tuple[str, ...] = ("date",)) -> None:
+                 params: list[Any]) -> None:
     """Delete the rows of ``table`` matching ``where`` and insert ``rows`` (inside the caller's
     transaction). The table is created from the frame's columns the first time; columns are
-    matched by name, so new columns in the table never break an older frame. Market-date columns
-    are stored as DATE."""
+    matched by name, so new columns in the table never break an older frame. Columns get the
+    types ``schema.py`` declares for the table (dates DATE, counts BIGINT, JSON JSON)."""
+    types = schema.types_of(table)
     con.execute(f"create schema if not exists {ident(table.split('.')[0])}")
-    con.register("_rows", _as_dates(rows, date_columns))
+    con.register("_rows", rows)
     try:
-        con.execute(f"create table if not exists {qualified(table)} as select * from _rows limit 0")
+        typed = typed_select(table, rows, types)
+        con.execute(f"create table if not exists {qualified(table)} as {typed} limit 0")
+        conform(con, table, types)
         con.execute(f"delete from {qualified(table)} where {where}", params)
-        con.execute(f"insert into {qualified(table)} by name select * from _rows")
+        con.execute(f"insert into {qualified(table)} by name {typed}")
     finally:
         con.unregister("_rows")
 
 
-def replace_table(con: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame,
-                  date_columns: tuple[str, ...] = ("date",)) -> None:
-    """Replace ``table`` with ``rows`` as a whole (inside the caller's transaction)."""
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame) -> None:
+    """Replace ``table`` with ``rows`` as a whole (inside the caller's transaction), with the
+    types ``schema.py`` declares for it."""
     con.execute(f"create schema if not exists {ident(table.split('.')[0])}")
-    con.register("_rows", _as_dates(rows, date_columns))
+    con.register("_rows", rows)
     try:
-        con.execute(f"create or replace table {qualified(table)} as select * from _rows")
+        typed = typed_select(table, rows, schema.types_of(table))
+        con.execute(f"create or replace table {qualified(table)} as {typed}")
     finally:
         con.unregister("_rows")
 

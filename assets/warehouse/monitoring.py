@@ -11,7 +11,7 @@ def write(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp, ic: pd.DataFrame,
     """Replace the record of ``as_of`` as a whole (inside the caller's transaction)."""
     d = as_of.date()
     for table, rows in (("ml.monitoring_ic", ic), ("ml.feature_drift", drift), ("ml.monitoring_log", log)):
-        replace_rows(con, table, rows.assign(as_of=d), "as_of = ?", [d], date_columns=("date", "as_of"))
+        replace_rows(con, table, rows.assign(as_of=d), "as_of = ?", [d])
 
 
 def ic_on(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:

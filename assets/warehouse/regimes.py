@@ -9,7 +9,7 @@ from assets.warehouse.connection import frame, replace_table, scalar, table_exis
 def write(con: duckdb.DuckDBPyConnection, history: pd.DataFrame, models: pd.DataFrame) -> None:
     """Replace the regime history and its models as a whole (inside the caller's transaction)."""
     replace_table(con, "ml.regimes", history.sort_values("date"))
-    replace_table(con, "ml.regime_models", models, date_columns=("first_date", "train_start", "train_end"))
+    replace_table(con, "ml.regime_models", models)
 
 
 def history(con: duckdb.DuckDBPyConnection, until: pd.Timestamp | None = None) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from assets.warehouse.connection import frame, replace_rows, table_exists
+from assets.warehouse.connection import conform, frame, replace_rows, table_exists, typed_select
 from ml.training import registry as rules
 
 REGISTRY = "ml.model_registry"
@@ -22,26 +22,27 @@ _TYPES: dict[str, str] = {
     "created_at": "timestamp",
     "model_type": "varchar",
     "horizon": "integer",
-    "train_start": "timestamp",
-    "train_end": "timestamp",
-    "features": "varchar",        # JSON list
-    "params": "varchar",          # JSON object
-    "cv_metrics": "varchar",      # JSON object
+    "train_start": "date",
+    "train_end": "date",
+    "features": "json",           # list of feature names
+    "params": "json",             # object: the model's parameters
+    "cv_metrics": "json",         # object: the walk-forward CV summary
     "status": "varchar",          # champion, challenger, retired, fold
     "artifact_path": "varchar",   # relative to $TRADEPIPE_HOME
     "target": "varchar",
-    "as_of": "timestamp",
+    "as_of": "date",
     "n_train": "bigint",
     "data_fingerprint": "varchar",
     "code_version": "varchar",
     "reason": "varchar",
     "optimizer": "varchar",       # the optimizer the model comparison chose with the champion
-    "selection": "varchar",       # JSON record of that choice
+    "selection": "json",          # record of that choice
 }
 REGISTRY_COLUMNS = rules.REGISTRY_COLUMNS
 if set(_TYPES) != set(REGISTRY_COLUMNS):
     raise ImportError(f"ml.model_registry types {sorted(_TYPES)} do not match its columns {REGISTRY_COLUMNS}")
 REGISTRY_SCHEMA = {name: _TYPES[name] for name in REGISTRY_COLUMNS}
+_COLUMN_TYPES = {name: kind.replace(" primary key", "") for name, kind in REGISTRY_SCHEMA.items()}
 
 
 def _ensure(con: duckdb.DuckDBPyConnection) -> None:
@@ -50,9 +51,10 @@ def _ensure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create table if not exists {REGISTRY} ({columns})")
     present = {c for (c,) in con.execute("select column_name from information_schema.columns "
                                          "where table_schema = 'ml' and table_name = 'model_registry'").fetchall()}
-    for name, kind in REGISTRY_SCHEMA.items():  # a warehouse from an older version: add what it lacks
+    for name, kind in _COLUMN_TYPES.items():  # a warehouse from an older version: add what it lacks
         if name not in present:
-            con.execute(f"alter table {REGISTRY} add column {name} {kind.replace(' primary key', '')}")
+            con.execute(f"alter table {REGISTRY} add column {name} {kind}")
+    conform(con, REGISTRY, _COLUMN_TYPES)  # ... and give its columns today's types (dates, JSON)
 
 
 def load(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -69,11 +71,11 @@ def write(con: duckdb.DuckDBPyConnection, registry: pd.DataFrame) -> None:
         raise ValueError(f"columns {unknown} are not in the ml.model_registry schema ({', '.join(REGISTRY_COLUMNS)})")
     _ensure(con)
     con.execute(f"delete from {REGISTRY}")
-    con.register("_registry", registry)
+    con.register("_rows", registry)
     try:
-        con.execute(f"insert into {REGISTRY} by name select * from _registry")
+        con.execute(f"insert into {REGISTRY} by name {typed_select(REGISTRY, registry, _COLUMN_TYPES)}")
     finally:
-        con.unregister("_registry")
+        con.unregister("_rows")
 
 
 def champion(con: duckdb.DuckDBPyConnection, horizon: int) -> dict[str, Any] | None:
@@ -108,8 +110,7 @@ def champion_mean_rank_ic(con: duckdb.DuckDBPyConnection, horizon: int) -> float
 
 def write_folds(con: duckdb.DuckDBPyConnection, model_id: str, folds: pd.DataFrame) -> None:
     """Replace the folds of the walk-forward behind ``model_id`` (inside the caller's transaction)."""
-    replace_rows(con, "ml.cv_folds", folds.assign(model_id=model_id), "model_id = ?", [model_id],
-                 date_columns=())
+    replace_rows(con, "ml.cv_folds", folds.assign(model_id=model_id), "model_id = ?", [model_id])
 
 
 def fold_ladder(con: duckdb.DuckDBPyConnection, model_id: str) -> pd.DataFrame:

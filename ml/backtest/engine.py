@@ -23,6 +23,8 @@ daily run instead blocks trading and names it, for a person to decide.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,7 +78,7 @@ def price_panels(prices: pd.DataFrame) -> PricePanels:
 
 def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, sectors: pd.Series,
                  spec: TradingSpec | None = None, index_close: pd.Series | None = None,
-                 max_price_age_days: int = 5) -> BacktestResult:
+                 max_price_age_days: int = 5, log: Callable[[str], None] | None = None) -> BacktestResult:
     """Simulate the daily run over every date of ``preds``.
 
     Parameters
@@ -92,6 +94,8 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
         ticker -> sector.
     index_close : Series, optional
         date -> ^GSPC close, for the ``gspc`` benchmark.
+    log : callable, optional
+        Called with a progress line about every tenth of the dates ("backtest: 300/1451 dates ...").
     """
     spec = spec or TradingSpec()
     if preds.empty:
@@ -118,7 +122,8 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
 
     book = Book.empty(spec.capital)
     rows, weights, trades, positions, checks, notes = [], [], [], [], [], []
-    for s in dates:
+    started, step = time.perf_counter(), max(1, len(dates) // 10)
+    for done, s in enumerate(dates, start=1):
         i = pos[s]
         e, e2 = calendar[i + 1], calendar[i + 2]
         px = open_ff.loc[e]
@@ -146,6 +151,8 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
                                     for c in decision.checks]))
         notes += [f"{s.date()}: {n}" for n in decision.notes]
         book = decision.book_after
+        if log is not None and (done % step == 0 or done == len(dates)):
+            log(f"backtest: {done}/{len(dates)} dates (to {s.date()}), {time.perf_counter() - started:.0f}s")
 
     daily = _with_benchmarks(pd.DataFrame(rows), preds, panels, index_close, spec.capital)
     return BacktestResult(

@@ -19,7 +19,7 @@ Examples
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -141,7 +141,7 @@ def train_candidates(
     ensemble_size: int = 3,
     tuning_iter: int = 8,
     tuning_splits: int = 3,
-    log: Any = None,
+    log: Callable[[str], None] | None = None,
 ) -> CandidateRun:
     """Walk every candidate forward over the folds whose test window ends on or after ``test_from``.
 
@@ -163,7 +163,7 @@ def train_candidates(
     tuning_iter, tuning_splits : int
         Random-search trials and purged folds of a tuned candidate.
     log : callable, optional
-        Called with a progress line per candidate.
+        Called with progress lines: each candidate's folds, tuning, and end.
     """
     names = [c.name for c in candidates]
     if len(set(names)) != len(names):
@@ -178,8 +178,9 @@ def train_candidates(
     seconds: dict[str, float] = {}
     folds: pd.DataFrame | None = None
     members: list[str] = []
-    for candidate in candidates:
+    for number, candidate in enumerate(candidates, start=1):
         started = time.perf_counter()
+        say(f"candidate {number}/{len(candidates)}: {candidate.name}")
         if candidate.model_type == ENSEMBLE:
             if ensemble_size < 2 or len(predictions) < 2:
                 raise ValueError(f"the rank ensemble needs ensemble_size >= 2 (got {ensemble_size}) and at least "
@@ -191,12 +192,15 @@ def train_candidates(
             cand_spec = replace(spec, model_type=candidate.model_type, params=dict(candidate.params))
             if candidate.tune:
                 until = _tuning_until(panel, cand_spec, test_from)
+                say(f"{candidate.name}: tuning, {tuning_iter} trials x {tuning_splits} purged folds "
+                    f"up to {until.date()}")
                 result = tune(panel, cand_spec, DEFAULT_SPACES[candidate.model_type],
                                      method="random", n_iter=tuning_iter, n_splits=tuning_splits,
                                      until=until, seed=spec.seed)
                 tuned[candidate.name] = result
                 cand_spec = replace(cand_spec, params={**candidate.params, **result.best_params})
-            run = walk_forward(panel, cand_spec, test_from=test_from)
+            run = walk_forward(panel, cand_spec, test_from=test_from,
+                               log=None if log is None else _prefixed(say, candidate.name))
             bounds = run.folds[_FOLD_KEYS].reset_index(drop=True)
             if folds is None:
                 folds = bounds
@@ -205,12 +209,16 @@ def train_candidates(
             predictions[candidate.name] = run.predictions
             params[candidate.name] = dict(cand_spec.params)
         seconds[candidate.name] = time.perf_counter() - started
-        say(f"{candidate.name}: {seconds[candidate.name]:.1f}s")
+        say(f"{candidate.name}: done in {seconds[candidate.name]:.1f}s")
     if folds is None:
         raise ValueError("an ensemble needs at least one model candidate before it")
     metrics = pd.DataFrame([{"model": name, **row} for name, preds in predictions.items()
                             for row in _window_metrics(preds, final_ts)])
     return CandidateRun(predictions, folds, params, tuned, members, metrics, seconds)
+
+
+def _prefixed(log: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    return lambda message: log(f"{prefix}: {message}")
 
 
 def _best_members(predictions: Mapping[str, pd.DataFrame], final_start: pd.Timestamp | None,

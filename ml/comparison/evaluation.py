@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import reduce
 from typing import Any
@@ -275,7 +275,7 @@ def _by_window(rows: pd.DataFrame, final_start: pd.Timestamp | None,
 def backtest_candidates(
     predictions_by_model: Mapping[str, pd.DataFrame], optimizers: Sequence[str], prices: pd.DataFrame,
     regimes: pd.Series, sectors: pd.Series, spec: TradingSpec, index_close: pd.Series | None = None,
-    final_start: Any | None = None, n_jobs: int = 1,
+    final_start: Any | None = None, n_jobs: int = 1, log: Callable[[str], None] | None = None,
 ) -> Comparison:
     """Backtest every (model, optimizer) over the candidates' common OOS dates and score the windows.
 
@@ -304,6 +304,9 @@ def backtest_candidates(
         Worker processes (joblib, one task per combo); results and their order are the same
         for every value. Each worker first imports pandas, scikit-learn (and skfolio), a few
         seconds: worth it for long histories, not for a handful of dates.
+    log : callable, optional
+        Called with a progress line as each backtest finishes ("backtest 5/24 ridge x hrp: 41.2s"),
+        in combo order.
 
     Returns
     -------
@@ -343,7 +346,13 @@ def backtest_candidates(
     jobs = [delayed(_run_combo)(preds[m], prices, regimes, sectors,
                                 replace(spec, portfolio=replace(spec.portfolio, optimizer=o)), index_close)
             for m, o in combos]
-    results = Parallel(n_jobs=n_jobs)(jobs) if n_jobs != 1 else [f(*a, **k) for f, a, k in jobs]
+    finished = (Parallel(n_jobs=n_jobs, return_as="generator")(jobs) if n_jobs != 1
+                else (f(*a, **k) for f, a, k in jobs))
+    results = []
+    for (model, optimizer), result in zip(combos, finished, strict=True):
+        results.append(result)
+        if log is not None:
+            log(f"backtest {len(results)}/{len(combos)} {model} x {optimizer}: {result[2]:.1f}s")
 
     rows, returns = [], []
     bench_daily: pd.DataFrame | None = None

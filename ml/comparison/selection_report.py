@@ -18,11 +18,14 @@ from ml.common import atomic_write, jsonable
 from ml.comparison.selection import DeflatedSharpe
 from ml.reports import charts
 from ml.reports.data import _csv_bytes, _json_bytes
-from ml.reports.html import _CSS, _e, _img, _pct, _table
+from ml.reports import formatting as fmt
+from ml.reports.html import _CSS, _e, _img, _table
 
 __all__ = ["SelectionReport", "write_selection_report"]
 
-_PCT_COLUMNS = ("cagr", "max_drawdown", "turnover", "win_rate", "volatility")
+# A wider page than the daily report's: the comparison tables have many columns (and scroll when wider still).
+_WIDE = "body { max-width: 80em; }\n"
+_PCT_COLUMNS = ("cagr", "max_drawdown", "turnover", "win_rate", "volatility", "hit_rate", "spread_top_bottom")
 
 
 @dataclass(frozen=True)
@@ -63,11 +66,17 @@ def _dsr_line(d: DeflatedSharpe | None, has_winner: bool) -> str:
 
 
 def _formats(frame: pd.DataFrame) -> dict[str, Any]:
-    return {c: _pct for c in _PCT_COLUMNS if c in frame}
+    """Percent for the fractions, whole numbers for counts and ranks, two decimals for ratios."""
+    formats: dict[str, Any] = {c: fmt.percent for c in _PCT_COLUMNS if c in frame}
+    formats |= {c: fmt.count for c in ("rank", "n_days", "n_dates", "n_predictions", "n_trials") if c in frame}
+    formats |= {c: fmt.ratio for c in frame if str(c) == "sharpe" or str(c).startswith("sharpe_")
+                or c in ("calmar", "score", "regime_consistency")}
+    return formats
 
 
 def _matrix(frame: pd.DataFrame) -> str:
-    return _table(frame.reset_index().rename(columns={"index": "model"}))
+    table = frame.reset_index().rename(columns={"index": "model"})
+    return _table(table, formats={c: fmt.ratio for c in table.columns[1:]})
 
 
 def render_html(r: SelectionReport) -> str:
@@ -84,7 +93,7 @@ def render_html(r: SelectionReport) -> str:
         f"<h1>tradepipe model selection &mdash; {_e(day)}</h1>",
         f"<p class=\"meta\">Horizon {r.horizon} days. Validation window from {_e(pd.Timestamp(r.validation_start).date())}; "
         f"untouched final window from {_e(pd.Timestamp(r.final_start).date())} to {_e(day)} (never used to choose).</p>",
-        f"<div class=\"banner {'ok' if r.winner else 'review'}\">{_e(r.reason)}</div>",
+        f"<div class=\"banner {'approved' if r.winner else 'review'}\">{_e(r.reason)}</div>",
         promoted, _dsr_line(r.deflated, r.winner is not None),
         "<h2>Sharpe, validation window (models x optimizers)</h2>", _matrix(r.sharpe_matrix),
         "<h2>Sharpe, final window (reported only)</h2>", _matrix(r.final_matrix),
@@ -92,15 +101,16 @@ def render_html(r: SelectionReport) -> str:
         _img(charts.equity_chart(r.equity, "Growth of 1"), "equity curves of the top five"),
         "<h2>Every candidate x optimizer</h2>", _table(rows[shown], formats=_formats(rows)),
         "<h2>Benchmarks</h2>", _table(r.benchmarks, formats=_formats(r.benchmarks)),
-        "<h2>Prediction quality</h2>", _table(r.prediction_metrics),
+        "<h2>Prediction quality</h2>", _table(r.prediction_metrics, formats=_formats(r.prediction_metrics)),
         "<h2>Folds (identical for every candidate)</h2>", _table(r.folds),
         "<h2>Parameters</h2>", f"<pre>{_e(json.dumps(r.params, indent=1, sort_keys=True, default=str))}</pre>",
         "<h2>Tuning trials</h2>", tuning,
-        "<h2>Time (seconds)</h2>", _table(pd.DataFrame([r.seconds]).round(1)),
+        "<h2>Time (seconds)</h2>", _table(pd.DataFrame([r.seconds]),
+                                          formats={k: lambda v: fmt.ratio(v, 1) for k in r.seconds}),
     ]
     body = "\n".join(s for s in sections if s)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>tradepipe model selection {_e(day)}</title>\n<style>{_CSS}</style>\n</head>\n"
+            f"<title>tradepipe model selection {_e(day)}</title>\n<style>{_CSS}{_WIDE}</style>\n</head>\n"
             f"<body>\n{body}\n</body>\n</html>\n")
 
 

@@ -93,8 +93,8 @@ def monitoring_log(
                 f"ic has dates after as_of={iso(cutoff)}: {[iso(d) for d in late[:5]]}; "
                 "build it with ic_history(preds, as_of)"
             )
-        last = ic.iloc[int(dates.argmax())]
-        latest: dict[str, Any] = {"date": dates.max(), **{c: last[c] for c in _IC_COLUMNS}}
+        last = int(dates.argmax())  # per column, so the count stays an integer
+        latest: dict[str, Any] = {"date": dates.max(), **{c: ic[c].iloc[last] for c in _IC_COLUMNS}}
     else:
         latest = {"date": None, **{c: None for c in _IC_COLUMNS}}
     latest["n_dates"] = len(ic)

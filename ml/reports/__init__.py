@@ -1,7 +1,8 @@
 """Reports: the daily report (data, HTML, files) and the PNG charts every report uses.
 
-Modules by job: ``data`` (:class:`ReportData`, checks and formatting), ``html`` (rendering),
-``files`` (:func:`write_report`, :func:`render_report`) and ``charts``.
+Modules by job: ``data`` (:class:`ReportData` and its checks), ``formatting`` (how every value
+is written for people), ``html`` (rendering), ``files`` (:func:`write_report`,
+:func:`render_report`) and ``charts``.
 """
 
 from ml.reports.charts import (
@@ -16,7 +17,6 @@ from ml.reports.charts import (
 )
 from ml.reports.data import (
     IC_COLUMNS,
-    PERCENT_METRICS,
     SIGNAL_COLUMNS,
     TOP_DRIFTED_FEATURES,
     TRADE_COLUMNS,
@@ -29,6 +29,7 @@ from ml.reports.files import (
     report_folder,
     write_report,
 )
+from ml.reports.formatting import PERCENT_METRICS
 
 __all__ = [
     "drawdown_chart",

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ml.backtest import STRATEGY
 from ml.common import iso, jsonable
 from ml.trades import CheckResult
 
@@ -32,13 +33,6 @@ IC_COLUMNS: tuple[str, ...] = ("rank_ic", "rolling_rank_ic")
 TOP_DRIFTED_FEATURES = 10
 
 
-#: Metrics of :func:`ml.backtest.performance_summary` that are fractions, shown in percent.
-PERCENT_METRICS: frozenset[str] = frozenset({
-    "total_return", "cagr", "volatility", "max_drawdown", "hit_rate", "cost_drag", "turnover",
-    "turnover_annual",
-})
-
-
 @dataclass(frozen=True)
 class ReportData:
     """Everything the daily report shows; history fields may be empty on a first run.
@@ -48,10 +42,10 @@ class ReportData:
     date
         The market date the report is for.
     equity
-        Date x curve equity (e.g. ``strategy``, ``equal_weight_universe``,
-        ``^GSPC``); may be empty.
+        Date x curve equity (e.g. ``model``, ``equal_weight_universe``,
+        ``gspc``: the backtest's strategies); may be empty.
     drawdown
-        The strategy's drawdown by date (fractions, <= 0); may be empty.
+        The model strategy's drawdown by date (fractions, <= 0); may be empty.
     regimes
         Date -> regime label (``risk_on`` / ``neutral`` / ``risk_off``); may be empty.
     regime_today
@@ -75,7 +69,9 @@ class ReportData:
         every trade; no results at all also counts as blocked (unchecked
         trades are never approved, as in :func:`ml.trades.apply_gate`).
     summary
-        Backtest metrics of the strategy (``cagr``, ``sharpe``, ``max_drawdown``, ...).
+        Backtest metrics of the model strategy (``ml.backtest.STRATEGY``: the champion's
+        predictions traded by the daily run's code): ``cagr``, ``sharpe``, ``max_drawdown``, ...;
+        a metric a strategy does not have is None or NaN.
     benchmarks
         The same metrics per benchmark name.
     monitoring
@@ -87,8 +83,9 @@ class ReportData:
         a feature -> score mapping, is understood too; every other key is
         shown as it is.
     model
-        Champion model info (``model_id``, ``model_type``, ``horizon``,
-        ``train_end``, CV rank IC, ...), shown as key/value pairs.
+        The champion model (``model_id``, ``model_type``, ``horizon``,
+        ``train_start``, ``train_end``, ...), shown as key/value pairs; its
+        ``cv_metrics`` (a mapping, or its JSON text) as a table.
     notes
         Anything the reader must know (e.g. "kill switch triggered: ...").
 
@@ -175,14 +172,14 @@ def _check_inputs(data: ReportData) -> None:
     for key, value in data.regime_probs.items():
         if not _is_number(value):
             raise ValueError(f"regime_probs[{key!r}] must be a number, got {value!r}")
-    clash = sorted({"metric", "strategy"} & {str(b) for b in data.benchmarks})
+    clash = sorted({"metric", STRATEGY} & {str(b) for b in data.benchmarks})
     if clash:
         raise ValueError(f"benchmark names {clash} clash with the performance table's columns")
     for name, metrics in [("summary", data.summary),
                           *((f"benchmarks[{b!r}]", m) for b, m in data.benchmarks.items())]:
         if not isinstance(metrics, Mapping):
             raise ValueError(f"{name} must be a mapping of metric -> number, got {metrics!r}")
-        bad = {k: v for k, v in metrics.items() if not _is_number(v)}
+        bad = {k: v for k, v in metrics.items() if not (_is_number(v) or v is None or v is pd.NA)}
         if bad:
             raise ValueError(f"{name} has non-numeric metrics {bad}")
     if not isinstance(data.monitoring, Mapping):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import html
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -12,10 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml.common import iso, jsonable
+from ml.backtest import STRATEGY
+from ml.common import jsonable
 from ml.reports import charts
+from ml.reports import formatting as fmt
 from ml.reports.data import (
-    PERCENT_METRICS,
     TOP_DRIFTED_FEATURES,
     ReportData,
     _is_number,
@@ -29,8 +29,11 @@ body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; mar
        max-width: 60em; color: #222; line-height: 1.4; padding: 0 1em; }
 h1 { font-size: 1.5em; margin-bottom: 0.2em; }
 h2 { font-size: 1.15em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.6em; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+.table { overflow-x: auto; max-width: 100%; margin: 0.5em 0; }
+table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border: 1px solid #ddd; padding: 0.2em 0.6em; text-align: left; vertical-align: top; }
+td { max-width: 32em; overflow-wrap: anywhere; }
+td.num, th { white-space: nowrap; }
 th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .banner { padding: 0.6em 1em; margin: 0.8em 0; font-weight: bold; border-radius: 4px; }
@@ -46,45 +49,14 @@ img { max-width: 100%; height: auto; }
 """
 
 
-_NA = "n/a"
+_NA = fmt.NA
+_fmt = fmt.text
+_money = fmt.money
+_pct = fmt.percent
 
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _fmt(value: object) -> str:
-    """A cell value as (unescaped) text: numbers rounded, missing as n/a, dates ISO."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return _NA
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if math.isnan(v):
-            return _NA
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return f"{v:,.2f}" if abs(v) >= 1000 else f"{v:.4f}"
-    if isinstance(value, (pd.Timestamp, dt.date, np.datetime64)):
-        return str(iso(value))
-    return str(value)
-
-
-def _money(value: object) -> str:
-    """An amount of money with 2 decimals and thousands separators."""
-    if _is_number(value) and math.isfinite(value):  # type: ignore[arg-type]
-        return f"{value:,.2f}"
-    return _fmt(value)
-
-
-def _pct(value: object) -> str:
-    """A fraction as a percentage (0.05 -> 5.00%); anything else as :func:`_fmt`."""
-    if _is_number(value) and math.isfinite(value):  # type: ignore[arg-type]
-        return f"{value + 0.0:.2%}" if abs(value) >= 5e-5 else "0.00%"  # no "-0.00%" from rounding noise
-    return _fmt(value)
 
 
 def _table(
@@ -116,7 +88,8 @@ def _table(
             attr = f' class="{_e(" ".join(classes))}"' if classes else ""
             cells.append(f"<td{attr}>{_e(text)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            "</div>")
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -145,34 +118,40 @@ def _regime_line(data: ReportData) -> str:
 
 
 def _model_line(model: Mapping[str, Any]) -> str:
+    """The champion in one line: type, id, horizon, training span (its CV metrics are a table)."""
     if not model:
         return '<span class="muted">no champion model yet</span>'
-    return " &middot; ".join(f"{_e(k)}: <b>{_e(_fmt(v))}</b>" for k, v in model.items())
+    shown = {k: v for k, v in model.items() if k != "cv_metrics"}
+    return " &middot; ".join(f"{_e(k)}: <b>{_e(_fmt(v))}</b>" for k, v in shown.items())
+
+
+def _champion(model: Mapping[str, Any]) -> str:
+    """The champion's walk-forward CV metrics as tables (nothing when there are none)."""
+    try:
+        ic, other = fmt.cv_metrics(model.get("cv_metrics"))
+    except (ValueError, TypeError):  # not JSON: shown as it is
+        return f"<p>CV metrics: {_e(model.get('cv_metrics'))}</p>"
+    if ic.empty and other.empty:
+        return '<p class="muted">no CV metrics recorded</p>'
+    return ("<p>Walk-forward cross-validation, out of sample: daily correlation of the predictions "
+            "with the forward excess returns.</p>" + (_table(ic, right=list(ic.columns[1:])) if len(ic) else "")
+            + (_table(other, right=["value"]) if len(other) else ""))
 
 
 def _performance(data: ReportData) -> str:
-    columns = {"strategy": data.summary, **data.benchmarks}
+    columns = {STRATEGY: data.summary, **data.benchmarks}
     metrics: list[str] = []
     for values in columns.values():
         metrics.extend(str(k) for k in values if str(k) not in metrics)
+    # a metric no column has (the holding period of a book that never held a name) is left out
+    metrics = [m for m in metrics if any(not fmt.missing(values.get(m)) for values in columns.values())]
     if not metrics:
         return '<p class="muted">no backtest yet</p>'
-    table = pd.DataFrame({"metric": metrics} | {
-        name: [_metric(m, values.get(m)) for m in metrics] for name, values in columns.items()})
-    return _table(table, right=list(columns))
-
-
-def _metric(name: str, value: object) -> str:
-    """A performance metric: fractions (``cagr``, ``max_drawdown``, ...) in percent."""
-    if value is None:
-        return _NA
-    if name in PERCENT_METRICS:
-        return _pct(value)
-    if name == "n_days" and _is_number(value) and float(value).is_integer():  # type: ignore
-        return f"{int(value):,}"  # type: ignore[call-overload]
-    if _is_number(value) and math.isfinite(value) and abs(value) < 1000:  # type: ignore[arg-type]
-        return f"{value:.3f}"
-    return _fmt(value)
+    table = pd.DataFrame({"metric": [fmt.label(m) for m in metrics]} | {
+        name: [fmt.metric(m, values.get(m)) for m in metrics] for name, values in columns.items()})
+    return (f"<p>The backtest of the champion's out-of-sample predictions traded by the daily run's code "
+            f"(<b>{_e(STRATEGY)}</b>, net of costs) beside the benchmarks (no costs).</p>"
+            + _table(table, right=list(columns)))
 
 
 def _portfolio(weights: pd.DataFrame) -> str:
@@ -203,8 +182,9 @@ def _trades_section(trades: pd.DataFrame) -> str:
     buys, sells = float(notional[side == "BUY"].sum()), float(notional[side == "SELL"].sum())
     summary = (f"<p>{len(trades)} orders: buys {_e(_money(buys))}, sells {_e(_money(sells))}, "
                f"estimated costs {_e(_money(float(cost)))}.</p>")
-    money = {c: _money for c in ("price", "notional", "commission_est", "slippage_est")}
-    return summary + _table(trades, formats=money, cell_class={"status": _status_class})
+    formats = {c: _money for c in ("price", "notional", "commission_est", "slippage_est")}
+    formats |= {"weight_change": _pct, "shares": fmt.count}
+    return summary + _table(trades, formats=formats, cell_class={"status": _status_class})
 
 
 def _status_class(status: object) -> str:
@@ -318,18 +298,20 @@ def _render_html(
         f"<h1>tradepipe daily report &mdash; {_e(day)}</h1>",
         '<div class="meta">',
         f"<p><span>Regime today: {_regime_line(data)}</span></p>",
-        f"<p><span>Model: {_model_line(data.model)}</span></p>",
+        f"<p><span>Champion model: {_model_line(data.model)}</span></p>",
         "</div>",
         _banner(checks),
         review,
         "<h2>Performance</h2>", _performance(data),
         "<h2>Equity</h2>", _img(charts.equity_chart(data.equity), "equity curves"),
-        "<h2>Drawdown</h2>", _img(charts.drawdown_chart(data.drawdown), "strategy drawdown"),
+        "<h2>Drawdown</h2>", _img(charts.drawdown_chart(data.drawdown, f"Drawdown: {STRATEGY}"),
+                                  f"{STRATEGY} drawdown"),
         "<h2>Regime</h2>", _img(charts.regime_timeline(data.regimes), "regime timeline"),
         "<h2>Rank IC</h2>", _img(charts.ic_chart(data.ic), "daily rank IC and rolling mean"),
         "<h2>Today's portfolio</h2>", _portfolio(weights),
         "<h2>Today's trades</h2>", _trades_section(trades),
         "<h2>Safety checks</h2>", _checks_section(checks),
+        "<h2>Champion model</h2>", _champion(data.model),
         "<h2>Model health</h2>", _model_health(data.monitoring),
         "<h2>Notes</h2>", notes,
     ]

@@ -88,7 +88,8 @@ Typical use (what the assets do)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,7 +207,8 @@ def _ensemble_std(preds: list[np.ndarray]) -> np.ndarray:
 
 
 def walk_forward(
-    panel: pd.DataFrame, spec: TrainingSpec | None = None, test_from: Any = None
+    panel: pd.DataFrame, spec: TrainingSpec | None = None, test_from: Any = None,
+    log: Callable[[str], None] | None = None,
 ) -> WalkForwardResult:
     """Anchored walk-forward CV with out-of-sample predictions.
 
@@ -233,6 +235,8 @@ def walk_forward(
         anchoring; LightGBM's bins come from the first fold trained, so
         its predictions can differ slightly from a run over every fold, and
         ``yhat_std`` / ``prob_up`` (built from earlier folds) start afresh.
+    log : callable, optional
+        Called with a progress line after each fold ("fold 3 of 16: ...").
 
     Returns
     -------
@@ -268,10 +272,12 @@ def walk_forward(
     fitter: _Fitter | None = None
 
     first_test_end = None if test_from is None else pd.Timestamp(test_from)
+    n_folds = sum(1 for b in bounds if first_test_end is None or b.test_end >= first_test_end)
     for bound, (train_idx, test_idx) in zip(bounds, splits, strict=True):
         k = bound.fold
         if first_test_end is not None and bound.test_end < first_test_end:
             continue
+        started = time.perf_counter()
         where = f"of fold {k} (window {bound.train_start.date()}..{bound.train_end.date()})"
         if fitter is None:
             _check_features_present(p, train_idx, where)
@@ -338,6 +344,9 @@ def walk_forward(
                 "calibration_rows": n_cal,
             }
         )
+        if log is not None:
+            log(f"fold {len(models)} of {n_folds} (test {bound.test_start.date()}..{bound.test_end.date()}): "
+                f"{model.n_train:,} training rows, rank IC {rank_ic:+.4f}, {time.perf_counter() - started:.1f}s")
 
     if not pred_idx:
         raise ValueError(f"no fold's test window ends on or after test_from={first_test_end.date()}: "

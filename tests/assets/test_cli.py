@@ -6,9 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 
 from assets import cli
+from assets.warehouse import comparison as comparison_tables
+from assets.warehouse import registry as registry_table
+from assets.warehouse.connection import transaction
 from ml.training import registry
 from tests.helpers import query
 
@@ -161,7 +165,7 @@ def test_status_lists_the_last_runs_of_the_instance(home, capsys, tmp_path, monk
     assert f"latest market date   {LATEST}" in out
 
 
-@pytest.mark.parametrize("command", ["summary", "status", "models", "retrain", "report"])
+@pytest.mark.parametrize("command", ["summary", "status", "models", "retrain", "report", "comparison"])
 def test_a_missing_warehouse_is_named(command, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("TRADEPIPE_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
@@ -210,3 +214,64 @@ def test_summary_prints_a_missing_sharpe_as_a_dash(monkeypatch, tmp_path, capsys
     code, out, err = run(capsys, "summary")
     assert code == 0 and err == ""
     assert "model                          CAGR   5.00%  Sharpe -  max drawdown -10.00%" in out
+
+
+def _compared(home: Path, winner: tuple[str, str] | None, promoted_id: str | None) -> None:
+    """A warehouse holding one comparison of two candidates x one optimizer, and the champion."""
+    day = pd.Timestamp(LATEST)
+    table = pd.DataFrame({"model": ["ridge", "lightgbm", "ridge", "lightgbm"], "optimizer": ["hrp"] * 4,
+                          "window": ["validation", "validation", "final", "final"],
+                          "sharpe": [1.31, 0.52, 0.4, 0.1], "max_drawdown": [-0.081, -0.187, -0.05, -0.1],
+                          "calmar": [1.2, 0.14, 0.5, 0.1], "turnover": [0.0681, 0.052, 0.07, 0.05],
+                          "passes": [winner is not None, False, None, None],
+                          "score": [1.0 if winner else None, None, None, None],
+                          "rank": pd.array([1 if winner else None, None, None, None], dtype="Int64"),
+                          "failed": ["" if winner else "sharpe 1.31 < 1.50", "sharpe 0.52 < 1.00", None, None]})
+    selection = pd.DataFrame([{
+        "selected_at": pd.Timestamp("2017-11-11 09:00"), "as_of": day, "horizon": 5,
+        "winner_model": winner and winner[0], "winner_optimizer": winner and winner[1],
+        "promoted_model": winner and winner[0], "promoted_optimizer": winner and winner[1],
+        "promoted_model_id": promoted_id, "reason": "the reason", "n_trials": 2,
+        "deflated_sharpe": 0.41 if winner else None, "validation_start": pd.Timestamp("2015-11-04"),
+        "final_start": pd.Timestamp("2017-05-08"), "final_end": day, "spec": "{}", "params": "{}", "seconds": "{}"}])
+    champion = {"model_id": promoted_id or "old1", "created_at": day, "model_type": "ridge" if promoted_id else "lightgbm",
+                "horizon": 5, "status": "champion", "optimizer": "hrp" if promoted_id else "equal_weight"}
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con, transaction(con):
+        comparison_tables.write(con, table.assign(as_of=day), pd.DataFrame({"model": ["ridge"], "as_of": [day]}),
+                                selection)
+        registry_table.write(con, pd.DataFrame([champion]))
+
+
+@pytest.mark.parametrize(("winner", "promoted_id", "verdict"), [
+    (("ridge", "hrp"), "new1", "verdict: ridge x hrp won and was promoted: champion new1"),
+    (("ridge", "hrp"), None, "verdict: ridge x hrp won, not promoted (promotion is off ([comparison] promote = "
+                             "false)): the champion old1 (lightgbm) stays, trading with equal_weight"),
+    (None, None, "verdict: no candidate passed the thresholds: the champion old1 (lightgbm) stays, trading with "
+                 "equal_weight"),
+])
+def test_comparison_prints_the_verdict(winner, promoted_id, verdict, tmp_path, monkeypatch, capsys):
+    _compared(tmp_path, winner, promoted_id)
+    monkeypatch.setenv("TRADEPIPE_HOME", str(tmp_path))
+    code, out, err = run(capsys, "comparison")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == f"model comparison of {LATEST} (horizon 5): 2 candidate x optimizer pairs"
+    assert lines[1] == ("  chosen on the validation window 2015-11-04 .. before 2017-05-08; the final window "
+                        f"2017-05-08 .. {LATEST} is reported only")
+    assert lines[2] == verdict and lines[3] == "  why: the reason"
+    if winner:
+        assert lines[4] == "  deflated Sharpe ratio 0.410: not significant at 5% (the win may be luck)"
+    first, second = (line.split() for line in lines[-3:-1])
+    assert first[:8] == ["ridge", "hrp", "1.31", "-8.1%", "1.20", "0.068", "yes" if winner else "no",
+                         "1.00" if winner else "-"]
+    assert second[:3] == ["lightgbm", "hrp", "0.52"] and " ".join(second[8:]) == "sharpe 0.52 < 1.00"
+    assert lines[-1] == f"report:  (none at {tmp_path.resolve() / 'reports' / 'model_selection' / LATEST / 'report.html'})"
+
+
+def test_comparison_without_one_says_how_to_run_it(tmp_path, monkeypatch, capsys):
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")):
+        pass
+    monkeypatch.setenv("TRADEPIPE_HOME", str(tmp_path))
+    code, out, err = run(capsys, "comparison")
+    assert code == 1 and out == ""
+    assert "no model comparison in" in err and "run `make compare`" in err

@@ -56,6 +56,14 @@ def test_three_asset_backtest_matches_hand_computed_equity() -> None:
                                 np.mean([-0.10, 0.0, 0.0])])
 
 
+def test_progress_is_logged_by_date() -> None:
+    lines: list[str] = []
+    run_backtest(_preds(DATES[2:5], {"A": 0.3, "B": 0.2, "C": 0.1}), _prices(OPENS), REGIMES, SECTORS,
+                 FRICTIONLESS, log=lines.append)
+    assert [line.split(", ")[0] for line in lines] == [
+        f"backtest: {k}/3 dates (to {d.date()})" for k, d in enumerate(DATES[2:5], start=1)]
+
+
 def test_costs_and_whole_shares_on_a_hand_case() -> None:
     # 10 bps total cost: 100 shares would need 10,010 -> 99 shares (9,900) + 9.90 costs; cash 90.10.
     spec = TradingSpec(**{**FRICTIONLESS.__dict__, "commission_bps": 4.0, "slippage_bps": 6.0})

@@ -26,11 +26,25 @@ def panel() -> pd.DataFrame:
     return make_panel(n_tickers=30, n_days=400)
 
 
+PROGRESS: list[str] = []  # what the run below logs
+
+
 @pytest.fixture(scope="module")
 def run(panel):
     dates = np.sort(panel["date"].unique())
     return train_candidates(panel, CANDIDATES, SPEC, test_from=dates[200], final_start=dates[320],
-                            ensemble_size=2, tuning_iter=2, tuning_splits=2)
+                            ensemble_size=2, tuning_iter=2, tuning_splits=2, log=PROGRESS.append)
+
+
+def test_progress_names_each_candidate_its_folds_and_tuning(run):
+    n = run.folds["fold"].nunique()
+    ridge = [line for line in PROGRESS if line.startswith("ridge:")]
+    assert [line.split(" (")[0] for line in ridge[:-1]] == [f"ridge: fold {k} of {n}" for k in range(1, n + 1)]
+    assert ridge[-1].startswith("ridge: done in ")
+    assert [line for line in PROGRESS if line.startswith("candidate ")] == [
+        f"candidate {k}/5: {c.name}" for k, c in enumerate(CANDIDATES, start=1)]
+    tuning = run.tuning["lightgbm_tuned"].until.date()
+    assert f"lightgbm_tuned: tuning, 2 trials x 2 purged folds up to {tuning}" in PROGRESS
 
 
 def test_every_candidate_is_evaluated_on_identical_folds(run, panel):

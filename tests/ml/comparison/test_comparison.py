@@ -229,8 +229,13 @@ def test_foresight_beats_noise_and_the_sharpe_matrix(comparison) -> None:
 
 def test_parallel_run_gives_identical_results(comparison, universe) -> None:
     u = universe
+    lines: list[str] = []
     par = backtest_candidates(u["preds"], OPTIMIZERS, u["prices"], u["regimes"], u["sectors"], SPEC,
-                              index_close=u["index_close"], final_start=u["final_start"], n_jobs=2)
+                              index_close=u["index_close"], final_start=u["final_start"], n_jobs=2,
+                              log=lines.append)
+    assert [line.split(":")[0] for line in lines] == [  # in combo order, as they finish
+        "backtest 1/4 perfect x equal_weight", "backtest 2/4 perfect x inverse_vol",
+        "backtest 3/4 random x equal_weight", "backtest 4/4 random x inverse_vol"]
     pd.testing.assert_frame_equal(par.table.drop(columns="elapsed_s"),
                                   comparison.table.drop(columns="elapsed_s"))
     pd.testing.assert_frame_equal(par.returns, comparison.returns)

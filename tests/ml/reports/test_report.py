@@ -167,9 +167,10 @@ def test_html_sections_and_values(written: tuple[Path, dict[str, Path]]) -> None
     assert "Top drifted features" in page and "ret_21d" in page and "alert" in page
     assert page.index("ret_21d") < page.index("&lt;script&gt;")  # larger drift first
     assert "share_below" in page and "n_dates" in page  # the rest of the log is shown too
-    # performance: strategy and benchmark side by side, fractions in percent
-    assert "<th>strategy</th><th>^GSPC</th>" in page and "12.00%" in page and "-15.00%" in page
-    assert "1.100" in page
+    # performance: the model strategy (named as in trading.backtest_daily) and the benchmark side by
+    # side, fractions in percent, ratios with two decimals
+    assert "<th>metric</th><th>model</th><th>^GSPC</th>" in page and "12.00%" in page and "-15.00%" in page
+    assert "<td>Sharpe</td><td class=\"num\">1.10</td>" in page
     # weights sorted by weight descending, with sector totals (missing sector shown)
     portfolio = page[page.index("<h2>Today's portfolio</h2>"):page.index("<h2>Today's trades")]
     assert portfolio.index("&lt;b&gt;X&lt;/b&gt;") < portfolio.index("CCC") < portfolio.index("AAA")
@@ -275,7 +276,7 @@ def test_writing_twice_is_byte_identical(tmp_path: Path) -> None:
      r"monitoring\['model_drift'\]\['review_model'\] must be true/false, got 1"),
     ({"summary": {"cagr": "high"}}, r"summary has non-numeric metrics \{'cagr': 'high'\}"),
     ({"date": pd.NaT}, r"date must be a date"),
-    ({"benchmarks": {"strategy": {"cagr": 0.1}}}, r"benchmark names \['strategy'\] clash"),
+    ({"benchmarks": {"model": {"cagr": 0.1}}}, r"benchmark names \['model'\] clash"),
 ])
 def test_invalid_data_raises_before_writing(tmp_path: Path, changes: dict[str, object],
                                             message: str) -> None:
@@ -353,3 +354,39 @@ def test_existing_charts_still_work() -> None:
     level = history["equity"]["strategy"]
     assert charts.regime_chart(level, history["regimes"]).startswith(PNG)
     assert charts.line_chart(history["ic"], "rank IC").startswith(PNG)
+
+
+def test_performance_writes_counts_whole_and_leaves_out_what_no_column_has(tmp_path: Path) -> None:
+    summary = {"cagr": 0.0707, "sharpe": 0.617, "n_days": 967.0, "blocked_days": 399.0,
+               "avg_holding_days": float("nan"), "turnover": 0.0}  # a book that never held a name
+    benchmarks = {"gspc": {"cagr": 0.0954, "sharpe": 0.804, "n_days": 967.0, "turnover": 0.0,
+                           "blocked_days": None}}  # as read from trading.backtest_summary: NULL
+    page = _html(write_report(tmp_path, _light(summary=summary, benchmarks=benchmarks)))
+    performance = page[page.index("<h2>Performance</h2>"):page.index("<h2>Equity</h2>")]
+    assert "<th>metric</th><th>model</th><th>gspc</th>" in performance
+    assert '<td>days blocked</td><td class="num">399</td><td class="num">n/a</td>' in performance
+    assert '<td>days</td><td class="num">967</td><td class="num">967</td>' in performance
+    assert '<td>Sharpe</td><td class="num">0.62</td><td class="num">0.80</td>' in performance
+    assert "holding" not in performance and "399.0" not in performance
+
+
+def test_champion_dates_are_dates_and_cv_metrics_a_table(tmp_path: Path) -> None:
+    cv = {"ic": -0.007983575238276143, "rank_ic": -0.006549630814125784, "rank_icir": -0.04151330781129638,
+          "n_dates": 967}
+    model = {"model_type": "lightgbm", "model_id": "a220e7d0ee8da045", "horizon": 5,
+             "train_start": pd.Timestamp("2014-11-04"), "train_end": pd.Timestamp("2017-11-02"),
+             "cv_metrics": json.dumps(cv)}
+    page = _html(write_report(tmp_path, _light(model=model)))
+    assert "train_start: <b>2014-11-04</b>" in page and "train_end: <b>2017-11-02</b>" in page
+    assert "00:00:00" not in page and "&quot;rank_ic&quot;" not in page  # no raw JSON
+    champion = page[page.index("<h2>Champion model</h2>"):page.index("<h2>Model health</h2>")]
+    assert '<td>rank IC</td><td class="num">-0.0065</td><td class="num">n/a</td><td class="num">-0.042</td>' \
+        in champion
+    assert '<td>dates scored</td><td class="num">967</td>' in champion
+
+
+def test_every_table_scrolls_inside_the_page(written: tuple[Path, dict[str, Path]]) -> None:
+    page = _html(written[1])
+    assert ".table { overflow-x: auto; max-width: 100%;" in page
+    tables = re.findall(r"(.{19})<table><thead>", page)
+    assert tables and all(before.endswith('<div class="table">') for before in tables)

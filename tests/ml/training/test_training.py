@@ -240,6 +240,18 @@ def test_tiny_walk_forward_bookkeeping() -> None:
     assert preds["prob_up"].dropna().between(0.01, 0.99).all()
 
 
+def test_walk_forward_logs_fold_k_of_n() -> None:
+    lines: list[str] = []
+    result = walk_forward(tiny_panel(), TINY, log=lines.append)
+    assert [line.split(": ")[0] for line in lines] == [
+        f"fold {k} of 4 (test {row.test_start.date()}..{row.test_end.date()})"
+        for k, row in enumerate(result.folds.itertuples(), start=1)]
+    assert lines[0].split(": ")[1].startswith("6 training rows, rank IC ")
+    lines.clear()
+    walk_forward(tiny_panel(), TINY, test_from=result.folds["test_end"].iloc[2], log=lines.append)
+    assert [line.split(" (")[0] for line in lines] == ["fold 1 of 2", "fold 2 of 2"]
+
+
 def test_fold_model_ids_are_content_hashes_of_training_rows() -> None:
     panel = tiny_panel()
     result = walk_forward(panel, TINY)

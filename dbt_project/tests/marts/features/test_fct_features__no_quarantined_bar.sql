@@ -1,4 +1,4 @@
-{{ config(meta={"dagster": {"asset_key": ["marts", "fct_features"]}}) }}
+{{ config(meta={"dagster": {"ref": {"name": "fct_features"}}}) }}
 -- Rule: a quarantined bar never appears in the features.
 select features.ticker, features.date, quarantine.rule
 from {{ ref('fct_features') }} as features
