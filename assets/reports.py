@@ -19,6 +19,7 @@ from assets.regimes import CURRENT_REGIME
 from assets.resources import TradepipeSettings, TradingSettings
 from assets.signals import SIGNALS, market_date
 from assets.trades import TRADES
+from assets.warehouse import adapted as adapted_table
 from assets.warehouse import backtest as backtest_tables
 from assets.warehouse import monitoring as monitoring_tables
 from assets.warehouse import preds as preds_table
@@ -73,6 +74,7 @@ def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         log = monitoring_tables.log_on(con, day)
         row = registry_table.model(con, model_id)
         portfolio = decisions.portfolio_on(con, day)
+        adapted = adapted_table.load(con)
     equity = daily.pivot(index="date", columns="strategy", values="equity")
     model_returns = daily[daily["strategy"] == STRATEGY].set_index("date")["net_return"]
     metrics = summary.drop(columns=[c for c in ("model_id", "optimizer") if c in summary]).set_index("strategy")
@@ -84,6 +86,8 @@ def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
                   f"exposure {portfolio['exposure']:.0%}; {_names('added', portfolio['added'])}; "
                   f"{_names('dropped', portfolio['dropped'])}"]
         notes += json.loads(portfolio["notes"])
+    notes += [f"adapted to the data ({r.stage}): {r.key} {r.configured:g} -> {r.chosen:g}: {r.reason}"
+              for r in adapted.itertuples()]
     notes.append("Backtest rows are keyed by decision date; each return runs from the next open to the open after.")
     data = ReportData(
         date=day,

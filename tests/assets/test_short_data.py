@@ -25,3 +25,6 @@ def test_twenty_tickers_over_three_years_decide_the_last_date(tmp_path):
     assert book["valid"] and book["n_names"] >= 5, json.loads(book["notes"])
     approval = query(tmp_path, f"select * from trading.trade_approvals where {day}")
     assert len(approval) == 1
+    report = (tmp_path / "reports" / SAMPLE_LAST_DATE / "report.html").read_text()
+    assert "adapted to the data (training): training.train_days 756 -&gt; " in report or \
+        "adapted to the data (training): training.train_days 756 -> " in report
