@@ -10,7 +10,7 @@ steps are enough). Settings (states, risk feature, seed, longest forward-filled 
 tradepipe.toml [regimes].
 
     .venv/bin/python examples/regime_detector.py
-    .venv/bin/python examples/regime_detector.py --home /tmp/home --holdout 126 --days 5
+    .venv/bin/python examples/regime_detector.py --holdout 126 --days 5
 """
 
 import argparse
