@@ -195,8 +195,9 @@ def train_candidates(
                 say(f"{candidate.name}: tuning, {tuning_iter} trials x {tuning_splits} purged folds "
                     f"up to {until.date()}")
                 result = tune(panel, cand_spec, DEFAULT_SPACES[candidate.model_type],
-                                     method="random", n_iter=tuning_iter, n_splits=tuning_splits,
-                                     until=until, seed=spec.seed)
+                              method="random", n_iter=tuning_iter, n_splits=tuning_splits,
+                              until=until, seed=spec.seed,
+                              log=None if log is None else _prefixed(say, candidate.name))
                 tuned[candidate.name] = result
                 cand_spec = replace(cand_spec, params={**candidate.params, **result.best_params})
             run = walk_forward(panel, cand_spec, test_from=test_from,

@@ -84,7 +84,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
@@ -307,6 +307,7 @@ def tune(
     n_splits: int = 3,
     until: Any = None,
     seed: int = 0,
+    log: Callable[[str], None] | None = None,
 ) -> TuningResult:
     """Search the hyperparameters of ``spec.model_type`` by purged K-fold CV inside a span.
 
@@ -346,6 +347,8 @@ def tune(
             labels realised up to the end of the panel.
     seed : int, default=0
         Seed of the random search (the models' seed is ``spec.seed``).
+    log : callable, optional
+        Called with a progress line after each trial ("trial 3 of 8 {...}: mean rank IC ...").
 
     Returns
     -------
@@ -414,6 +417,10 @@ def tune(
                 )
             score, n_scored = _rank_ic(p.date[test], yhat, p.fwd_excess[test])
             rows.append({"trial": t, "fold": k, "score": score, "n_dates": n_scored})
+        if log is not None:
+            scores = [r["score"] for r in rows[-len(splits):]]
+            log(f"trial {t + 1} of {len(candidates)} {canonical_json(params)}: mean rank IC "
+                f"{np.mean(scores):+.4f} over {len(splits)} folds, {time.perf_counter() - start:.0f}s so far")
 
     trials = _trials_frame(rows, candidates, space.names, n_splits)
     means = trials.groupby("trial", sort=True)["mean_score"].first().to_numpy()

@@ -45,6 +45,8 @@ def test_progress_names_each_candidate_its_folds_and_tuning(run):
         f"candidate {k}/5: {c.name}" for k, c in enumerate(CANDIDATES, start=1)]
     tuning = run.tuning["lightgbm_tuned"].until.date()
     assert f"lightgbm_tuned: tuning, 2 trials x 2 purged folds up to {tuning}" in PROGRESS
+    trials = [line.split(" {")[0] for line in PROGRESS if line.startswith("lightgbm_tuned: trial")]
+    assert trials == ["lightgbm_tuned: trial 1 of 2", "lightgbm_tuned: trial 2 of 2"]
 
 
 def test_every_candidate_is_evaluated_on_identical_folds(run, panel):
