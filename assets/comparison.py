@@ -39,7 +39,7 @@ from ml.comparison import (
     window_split,
     write_selection_report,
 )
-from ml.config import setting
+from ml.config import setting, value
 from ml.reports import charts
 from ml.training import registry
 
@@ -128,8 +128,9 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
     comparison: the choice and why) and, when a candidate passes, its promotion to champion with its
     optimizer. The selection report goes to $TRADEPIPE_HOME/reports/model_selection/<date>/."""
     started = time.perf_counter()
-    spec = training.TrainingSpec(horizon=config.horizon, train_days=setting("training.train_days"),
-                                 test_days=setting("training.test_days"))
+    # the champion's training windows (lowered for a short panel as model_training does) and target
+    spec = training.TrainingSpec(horizon=config.horizon, train_days=value("training.train_days"),
+                                 test_days=value("training.test_days"), target=value("training.target"))
     candidates = _candidates(config.candidates)
     with settings.warehouse(read_only=True) as con:
         panel = marts.training_panel(con, config.horizon)
