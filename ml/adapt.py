@@ -9,7 +9,8 @@ lacks. The rules (README "Minimum data" repeats them):
 * **Training windows** (:func:`training_windows`): the walk-forward needs ``train_days`` plus
   :data:`OOS_FOLDS` test windows of ``test_days`` panel dates. When the panel is shorter,
   ``train_days`` steps down 504 -> 252 -> 126 (two years, one, a half) and then ``test_days``
-  63 -> 21, the largest pair that fits.
+  63 -> 21, the largest pair that fits; on fewer dates than that, the smallest pair with the test
+  dates that remain.
 * **Regime model** (:func:`regime_min_train`): the first HMM needs ``min_train_days`` rows of
   regime features and a quarter (63 rows) after them; ``min_train_days`` steps down to 252, then
   to the detector's own minimum (50 rows per state: 150 for 3 states).
@@ -86,11 +87,17 @@ def training_windows(n_dates: int, train_days: int, test_days: int) -> tuple[int
                            (("training.train_days", train_days, train), ("training.test_days", test_days, test))
                            if now != was]
                 return train, test, adapted
+    # Fewer than 4 test windows of room: the smallest windows, with the test dates that remain.
     train, test = _steps(train_days, TRAIN_DAYS_STEPS)[-1], _steps(test_days, TEST_DAYS_STEPS)[-1]
-    need = train + OOS_FOLDS * test
+    if train < n_dates:
+        room = f"the training panel has {n_dates} dates, fewer than train_days + {OOS_FOLDS} test windows"
+        adapted = [Adapted(key, was, now, room) for key, was, now in
+                   (("training.train_days", train_days, train), ("training.test_days", test_days, test))
+                   if now != was]
+        return train, test, adapted
     raise ValueError(
         f"training.train_days: the training panel has {n_dates} dates; the walk-forward needs at least "
-        f"{need} (train_days={train} + {OOS_FOLDS} x test_days={test}). A panel date needs "
+        f"{train + 1} (train_days={train} and a test date). A panel date needs "
         f"dbt.universe_min_history_days of price history before it: supply a longer history "
         f"(README: Minimum data), or lower dbt.universe_min_history_days.")
 

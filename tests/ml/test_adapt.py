@@ -33,8 +33,10 @@ def test_training_windows_never_raise_a_configured_value():
 
 
 def test_too_short_a_panel_names_the_setting_and_what_is_needed():
-    with pytest.raises(ValueError, match=r"training.train_days: the training panel has 209 dates; .*at least 210"):
-        adapt.training_windows(209, 756, 63)
+    assert adapt.training_windows(183, 126, 21) == (126, 21, [])  # one partial fold's room: as configured
+    assert adapt.training_windows(150, 756, 63)[:2] == (126, 21)
+    with pytest.raises(ValueError, match=r"training.train_days: the training panel has 126 dates; .*at least 127"):
+        adapt.training_windows(126, 756, 63)
 
 
 def test_an_empty_panel_names_the_universe_rules():
