@@ -235,7 +235,8 @@ def score_candidates(table: pd.DataFrame, spec: SelectionSpec | None = None) -> 
     for metric, weight in spec.weights.items():
         score += weight * _normalised(passing[metric], _HIGHER_IS_BETTER[metric])
     out["score"] = (score / sum(spec.weights.values())).reindex(out.index)
-    order = _order(out["score"].round(12), metrics["sharpe"], out)[out["passes"]]
+    ordered = _order(out["score"].round(12), metrics["sharpe"], out)
+    order = ordered[out.loc[ordered, "passes"].to_numpy()]  # the passing rows, in that order
     out["rank"] = pd.Series(range(1, len(order) + 1), index=order).reindex(out.index).astype("Int64")
     return out
 

@@ -260,6 +260,17 @@ def test_select_champion_picks_the_best_and_explains() -> None:
     assert sel.table["rank"].iloc[:3].tolist() == [1, 2, 3] and sel.table["rank"].iloc[3] is pd.NA
 
 
+def test_a_failing_row_listed_before_the_one_passing_row_never_wins() -> None:
+    # The ranks were once taken by position from the rows sorted by score: the failing first row
+    # got rank 1 and was promoted (seen on the sample: Sharpe 0.03 "won" over a passing 1.00).
+    table = _table(("lgbm", "equal", 0.03, -0.17, -0.02, 0.047, 0.1),
+                   ("ensemble", "min_var", 1.3, -0.075, 1.16, 0.08, 0.4))
+    sel = select_champion(table)
+    assert (sel.winner["model"], sel.winner["optimizer"], sel.winner["rank"]) == ("ensemble", "min_var", 1)
+    scored = score_candidates(table)
+    assert scored["rank"].tolist() == [pd.NA, 1] and scored["passes"].tolist() == [False, True]
+
+
 def test_no_candidate_passes_keeps_the_champion() -> None:
     table = _table(
         ("ridge", "equal", 0.84, -0.231, 0.6, 0.1, 0.2),
