@@ -1,6 +1,7 @@
 """Session fixtures: the pipeline materialized once on the bundled sample and on a tiny market."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,14 @@ def sample_home(tmp_path_factory) -> Path:
     """The whole pipeline materialized once on the bundled sample."""
     home = tmp_path_factory.mktemp("sample_home")
     materialize_pipeline(home)
+    return home
+
+
+@pytest.fixture
+def home_copy(sample_home, tmp_path) -> Path:
+    """A copy of the sample's home for a test that writes to it: the session's home stays as built."""
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home, ignore=shutil.ignore_patterns("dagster"))
     return home
 
 

@@ -62,7 +62,7 @@ def test_backtest(sample_home, tmp_path, monkeypatch, capsys):
     sharpe = re.search(rf"^sharpe\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})$", out, flags=re.MULTILINE)
     assert sharpe and all(math.isfinite(float(x)) for x in sharpe.groups())
     html = (folder / "report.html").read_text()
-    for name in ("sharpe", "max_drawdown", "cagr", "Equity", "Safety checks", "data:image/png;base64"):
+    for name in ("Sharpe", "max drawdown", "CAGR", "Equity", "Safety checks", "data:image/png;base64"):
         assert name in html
     summary = pd.read_csv(folder / "summary.csv").set_index("strategy")
     assert set(summary.index) == {"model", "equal_weight_universe", "gspc"}

@@ -1,7 +1,6 @@
 """The trading assets on the bundled sample: contract tables, the report folder, idempotent
 re-runs, and a blocked day (the gate's checks stop the paper book; the report is still written)."""
 
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -68,13 +67,6 @@ def test_report_folder_for_the_latest_date(sample_home):
     assert {"report.html", "trades.csv", "portfolio_weights.csv", "signals.json", "monitoring_log.json"} <= names
     html = (folder / "report.html").read_text()
     assert "data:image/png;base64" in html and "trades approved" in html.lower()
-
-
-@pytest.fixture()
-def home_copy(sample_home, tmp_path) -> Path:
-    home = tmp_path / "home"
-    shutil.copytree(sample_home, home, ignore=shutil.ignore_patterns("dagster"))
-    return home
 
 
 def _snapshot(home: Path) -> dict[str, pd.DataFrame]:

@@ -53,17 +53,17 @@ def _materialize(home, selection, run_config=None):
     return materialize_pipeline(home, selection=dg.AssetSelection.assets(*selection), run_config=run_config)
 
 
-def test_rescoring_a_date_replaces_its_rows(sample_home):
-    before = query(sample_home, "select * from ml.preds where kind = 'live' order by ticker")
-    _materialize(sample_home, [["ml", "daily_predictions"]])
-    after = query(sample_home, "select * from ml.preds where kind = 'live' order by ticker")
+def test_rescoring_a_date_replaces_its_rows(home_copy):
+    before = query(home_copy, "select * from ml.preds where kind = 'live' order by ticker")
+    _materialize(home_copy, [["ml", "daily_predictions"]])
+    after = query(home_copy, "select * from ml.preds where kind = 'live' order by ticker")
     pd.testing.assert_frame_equal(before.drop(columns="created_at"), after.drop(columns="created_at"))
 
 
-def test_no_retrain_when_no_new_labels(sample_home):
-    before = query(sample_home, "select model_id, status from ml.model_registry order by model_id")
-    result = _materialize(sample_home, [["ml", "cv_report"], ["ml", "oos_predictions"], ["ml", "champion_model"]])
+def test_no_retrain_when_no_new_labels(home_copy):
+    before = query(home_copy, "select model_id, status from ml.model_registry order by model_id")
+    result = _materialize(home_copy, [["ml", "cv_report"], ["ml", "oos_predictions"], ["ml", "champion_model"]])
     materialization = result.asset_materializations_for_node("model_training")[0]
     assert materialization.metadata["retrained"].value is False
-    after = query(sample_home, "select model_id, status from ml.model_registry order by model_id")
+    after = query(home_copy, "select model_id, status from ml.model_registry order by model_id")
     pd.testing.assert_frame_equal(before, after)
