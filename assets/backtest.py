@@ -40,7 +40,8 @@ def champion_oos(con: duckdb.DuckDBPyConnection, horizon: int, since=None) -> tu
     champion = registry_table.champion(con, horizon)
     if champion is None:
         raise ValueError(f"no champion model for horizon {horizon}: materialize ml/champion_model first")
-    preds = preds_table.walk_forward_history(con, horizon, champion["model_id"], since).drop(columns=["fwd_return"])
+    preds = preds_table.walk_forward_history(con, horizon, champion["model_id"], since,
+                                             registry_table.label_price(champion)).drop(columns=["fwd_return"])
     if preds.empty:
         raise ValueError(f"the champion {champion['model_id']} has no out-of-sample predictions in ml.preds")
     return champion["model_id"], preds

@@ -78,7 +78,6 @@ class DbtBuildConfig(dg.Config):
     repeats them only for standalone dbt). The label horizons always include the config's horizon."""
 
     label_horizons: list[int] = setting("dbt.label_horizons")
-    label_price: str = setting("dbt.label_price")
     macro_publication_lag_days: int = setting("dbt.macro_publication_lag_days")
     macro_max_staleness_days: int = setting("dbt.macro_max_staleness_days")
     regime_warmup_days: int = setting("dbt.regime_warmup_days")

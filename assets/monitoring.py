@@ -72,7 +72,8 @@ def monitoring(context: dg.AssetExecutionContext, settings: TradepipeSettings, t
         model_id, _ = preds_table.predictions_on(con, as_of, trading.horizon)
         since = as_of - pd.Timedelta(days=config.history_days)
         _, preds = champion_oos(con, trading.horizon, since=since)
-        preds = preds.merge(marts.labels(con, trading.horizon, since), on=["ticker", "date"], how="left")
+        label = registry_table.label_price(registry_table.champion(con, trading.horizon))
+        preds = preds.merge(marts.labels(con, trading.horizon, since, label), on=["ticker", "date"], how="left")
         model = registry_table.model(con, model_id)
         features = json.loads(model["features"]) if isinstance(model["features"], str) else list(model["features"])
         train = _training_sample(con, settings, model_id, features, model["train_start"], model["train_end"],

@@ -96,7 +96,9 @@ def daily_predictions(context: dg.AssetExecutionContext, config: ScoringConfig, 
             raise ValueError(no_data_message(con, day))
         chosen = model_in_force(con, settings.home_path, day, config.horizon)
         replayed = preds_table.replayed(con, day, config.horizon, chosen["model_id"])
-        history = preds_table.walk_forward_history(con, config.horizon, chosen["champion_id"])
+        history = preds_table.walk_forward_history(
+            con, config.horizon, chosen["champion_id"],
+            label_price=registry_table.label_price(registry_table.model(con, chosen["champion_id"])))
     preds = None
     if replayed:
         source, n = "walk_forward", replayed

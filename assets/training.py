@@ -36,6 +36,11 @@ class TrainingConfig(dg.Config):
     horizon: int = setting("horizon")
     model_type: str = setting("training.model_type")
     target: str = setting("training.target")
+    label_price: str = setting("training.label_price")
+    normalize: str = setting("training.normalize")
+    feature_selection: str = setting("training.feature_selection")
+    max_features: int = setting("training.max_features")
+    expanding: bool = setting("training.expanding")
     params: str = setting("training.params")
     train_days: int = setting("training.train_days")
     test_days: int = setting("training.test_days")
@@ -55,6 +60,8 @@ class TrainingConfig(dg.Config):
         return training.TrainingSpec(
             horizon=self.horizon, target=self.target, model_type=model_type,
             params=params, train_days=self.train_days, test_days=self.test_days,
+            label_price=self.label_price, normalize=self.normalize, feature_selection=self.feature_selection,
+            max_features=self.max_features, expanding=self.expanding,
         )
 
 
@@ -83,7 +90,7 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
         reg = registry_table.load(con)
         champion = registry.current_champion(reg, config.horizon)
         spec = config.spec(champion)
-        panel = marts.training_panel(con, config.horizon, spec.features)
+        panel = marts.training_panel(con, config.horizon, spec.features, spec.label_price)
     spec, adapted = fit_windows(spec, panel, context)
     due, why = registry.retrain_due(champion, panel["label_end_date"], min_new_rows=config.min_new_rows,
                                     force=config.force)
@@ -100,7 +107,8 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
     context.log.info(f"final model {final.model_id}: {final.n_train:,} training rows up to "
                      f"{pd.Timestamp(final.train_end).date()}")
     summary = result.summary
-    status, reason = registry.decide_champion(summary["rank_ic"], champion, tolerance=config.champion_tolerance)
+    status, reason = registry.decide_champion(summary["rank_ic"], champion, tolerance=config.champion_tolerance,
+                                              label_price=spec.label_price)
     extra = {}
     if status == "champion" and champion is not None and isinstance(champion.get("optimizer"), str):
         extra = {"optimizer": champion["optimizer"], "selection": champion.get("selection")}

@@ -66,6 +66,18 @@ class Training(_Table):
         "in the Dagster config a JSON string."))
     target: Literal["rank", "zscore", "raw"] = Field(
         description="Per-date transform of fwd_excess_return the model is fitted on: rank, zscore or raw.")
+    label_price: Literal["open", "close"] = Field(description=(
+        "The label a model is fitted and judged on: 'open' (next open to the open horizon days later, "
+        "the price orders execute at: fwd_return) or 'close' (next close to close: fwd_return_close)."))
+    normalize: Literal["none", "rank", "robust_zscore"] = Field(description=(
+        "Per-date cross-sectional transform of every feature, from the date's in-universe rows: "
+        "none, rank (to [-0.5, 0.5]) or robust_zscore (median / MAD, clipped to +-3)."))
+    feature_selection: Literal["none", "mutual_info", "lightgbm"] = Field(description=(
+        "How each training window chooses max_features columns from its own labelled rows: none, "
+        "mutual_info (mutual information with the target) or lightgbm (split gain of a small model)."))
+    max_features: int = Field(ge=0, description="Columns feature_selection keeps (0: every column).")
+    expanding: bool = Field(description=(
+        "Train on every date before the test window instead of the last train_days."))
     train_days: int = Field(ge=1, description="Training window in trading days (rolling).")
     test_days: int = Field(ge=1, description="Test window and retrain step in trading days (63 = quarterly).")
     champion_tolerance: float = Field(ge=0, description=(
@@ -238,8 +250,6 @@ class Dbt(_Table):
 
     label_horizons: list[int] = Field(min_length=1, description=(
         "Label horizons in trading days; the top-level horizon is always added."))
-    label_price: Literal["open", "close"] = Field(description=(
-        "Execution price of the labels: 'open' (next open) or 'close' (next close)."))
     macro_publication_lag_days: int = Field(ge=0, description=(
         "Business days after its observation date before a macro value may be used."))
     macro_max_staleness_days: int = Field(ge=0, description=(

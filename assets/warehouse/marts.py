@@ -36,10 +36,12 @@ def feature_sample(con: duckdb.DuckDBPyConnection, columns: Sequence[str], start
                           using sample reservoir({int(rows)} rows) repeatable (7)""", [start, end])
 
 
-def labels(con: duckdb.DuckDBPyConnection, horizon: int, since: pd.Timestamp) -> pd.DataFrame:
-    """(ticker, date, fwd_return) of ``horizon`` from ``since`` on."""
-    return frame(con, "select ticker, date, fwd_return from marts.fct_labels where horizon = ? and date >= ?",
-                 [horizon, since.date()])
+def labels(con: duckdb.DuckDBPyConnection, horizon: int, since: pd.Timestamp,
+           label_price: str = "open") -> pd.DataFrame:
+    """(ticker, date, fwd_return) of ``horizon`` from ``since`` on: ``label_price``'s label."""
+    suffix = {"open": "", "close": "_close"}[label_price]
+    return frame(con, f"select ticker, date, fwd_return{suffix} as fwd_return from marts.fct_labels "
+                      "where horizon = ? and date >= ?", [horizon, since.date()])
 
 
 def label_end_dates(con: duckdb.DuckDBPyConnection, horizon: int) -> pd.Series:
@@ -137,16 +139,30 @@ def coverage(con: duckdb.DuckDBPyConnection, day: pd.Timestamp | None) -> dict:
             "quarantined": int(quarantined)}
 
 
-def training_panel(con: duckdb.DuckDBPyConnection, horizon: int, features: Sequence[str] | None = None) -> pd.DataFrame:
-    """One horizon of marts.fct_training_panel for ml.training.walk_forward, lean: only the keys,
-    the labels and the feature columns (``features``, default ml.training.default_features of the
-    panel's columns), features as float32 (model precision): about half the memory of ``select *``."""
+def training_panel(con: duckdb.DuckDBPyConnection, horizon: int, features: Sequence[str] | None = None,
+                   label_price: str = "open") -> pd.DataFrame:
+    """One horizon of the training panel for ml.training.walk_forward, lean: the keys, the labels
+    and the feature columns (``features``, default ml.training.default_features of
+    marts.fct_training_panel), features as float32 (model precision): about half the memory of
+    ``select *``.
+
+    The label is ``label_price``'s (fct_labels: 'open' fwd_return, 'close' fwd_return_close),
+    returned as fwd_return / fwd_excess_return. Rows are every in-universe row of
+    marts.fct_features up to the last labelled date, labelled or not: a per-date feature
+    normalization then sees the names that date would have scored, not only those whose label
+    later turned out to exist (rows without a label are predicted, never trained on)."""
     empty = frame(con, "select * from marts.fct_training_panel limit 0")
     names = list(features) if features is not None else list(default_features(empty))
     missing = [f for f in names if f not in empty.columns]
     if missing:
         raise ValueError(f"marts.fct_training_panel has no feature columns {missing}")
-    columns = ", ".join(["ticker", "date", "horizon", "label_end_date", "fwd_return", "fwd_excess_return"]
-                        + [f"cast({ident(f)} as float) as {ident(f)}" for f in names])
-    return frame(con, f"select {columns} from marts.fct_training_panel where horizon = ? order by date, ticker",
-                 [horizon])
+    suffix = {"open": "", "close": "_close"}[label_price]
+    columns = ", ".join(["f.ticker", "f.date", "?::integer as horizon", "l.label_end_date",
+                         f"l.fwd_return{suffix} as fwd_return", f"l.fwd_excess_return{suffix} as fwd_excess_return"]
+                        + [f"cast(f.{ident(f)} as float) as {ident(f)}" for f in names])
+    return frame(con, f"""
+        with labels as (select * from marts.fct_labels where horizon = ?)
+        select {columns}
+        from marts.fct_features f left join labels l on l.ticker = f.ticker and l.date = f.date
+        where f.in_universe and f.date <= (select max(date) from labels)
+        order by f.date, f.ticker""", [horizon, horizon])

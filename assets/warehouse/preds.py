@@ -104,12 +104,15 @@ def replayed(con: duckdb.DuckDBPyConnection, day: pd.Timestamp, horizon: int, mo
 
 
 def walk_forward_history(con: duckdb.DuckDBPyConnection, horizon: int, model_id: str,
-                         since: pd.Timestamp | None = None) -> pd.DataFrame:
+                         since: pd.Timestamp | None = None, label_price: str = "open") -> pd.DataFrame:
     """The out-of-sample predictions of the walk-forward behind ``model_id`` with their labels
-    (fwd_return, fwd_excess_return, label_end_date; NULL where not labelled), from ``since`` on."""
+    (fwd_return, fwd_excess_return, label_end_date; NULL where not labelled), from ``since`` on.
+    The labels are ``label_price``'s (the model's: registry.label_price)."""
+    suffix = {"open": "", "close": "_close"}[label_price]
     return frame(con, f"""
         select p.date, p.ticker, p.yhat, p.yhat_std, p.prob_up,
-               l.fwd_return, l.fwd_excess_return, l.label_end_date
+               l.fwd_return{suffix} as fwd_return, l.fwd_excess_return{suffix} as fwd_excess_return,
+               l.label_end_date
         from {PREDS} p left join marts.fct_labels l using (ticker, date, horizon)
         where p.kind = 'oos' and p.horizon = ? and p.date >= ?
           and p.model_id in (select fold_model_id from ml.cv_folds where model_id = ?)

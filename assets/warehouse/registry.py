@@ -37,6 +37,8 @@ _TYPES: dict[str, str] = {
     "reason": "varchar",
     "optimizer": "varchar",       # the optimizer the model comparison chose with the champion
     "selection": "json",          # record of that choice
+    "label_price": "varchar",     # the label fitted on: open (fwd_return) or close (fwd_return_close)
+    "settings": "json",           # training settings: target, normalization, chosen features' scores, ...
 }
 REGISTRY_COLUMNS = rules.REGISTRY_COLUMNS
 if set(_TYPES) != set(REGISTRY_COLUMNS):
@@ -81,6 +83,12 @@ def write(con: duckdb.DuckDBPyConnection, registry: pd.DataFrame) -> None:
 def champion(con: duckdb.DuckDBPyConnection, horizon: int) -> dict[str, Any] | None:
     """The champion row of ``horizon``, or None."""
     return rules.current_champion(load(con), horizon)
+
+
+def label_price(row: dict[str, Any] | None) -> str:
+    """The label a registry row's model was fitted on ('open' for rows from before the column)."""
+    value = None if row is None else row.get("label_price")
+    return value if isinstance(value, str) and value else "open"
 
 
 def champion_optimizer(con: duckdb.DuckDBPyConnection, horizon: int) -> str | None:

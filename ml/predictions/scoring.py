@@ -11,6 +11,7 @@ from ml.training import (
     FittedModel,
 )
 from ml.training.calibration import ProbUpCalibrator
+from ml.training.normalize import normalize_by_date
 from ml.training.walk_forward import _ensemble_std
 
 
@@ -79,8 +80,8 @@ def score_latest(
             f"calibrator as of {calibrator.as_of.date()} uses labels known after the scored "
             f"date {date.date()} (look-ahead)"
         )
-    yhat = model.predict(frame)
-    ensemble = [yhat] + [m.predict(frame) for m in history_models]
+    yhat = _predict(model, frame)
+    ensemble = [yhat] + [_predict(m, frame) for m in history_models]
     out = pd.DataFrame(
         {
             "ticker": frame["ticker"].astype(str).to_numpy(),
@@ -93,3 +94,17 @@ def score_latest(
         }
     )
     return out.reset_index(drop=True)
+
+
+def _predict(model: FittedModel, frame: pd.DataFrame) -> np.ndarray:
+    """The model's predictions for one date's rows, its features normalized across those rows
+    as in its training (``settings["normalize"]``, :mod:`ml.training.normalize`)."""
+    method = model.settings.get("normalize", "none")
+    if method == "none":
+        return model.predict(frame)
+    missing = [f for f in model.features if f not in frame.columns]
+    if missing:
+        raise ValueError(f"model {model.model_id} needs feature columns {missing} that are not in the frame")
+    X = frame.loc[:, list(model.features)].to_numpy(dtype=np.float64, na_value=np.nan)
+    date = pd.to_datetime(frame["date"]).to_numpy(dtype="datetime64[ns]")
+    return model.predict(normalize_by_date(X, date, method))

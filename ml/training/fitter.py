@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ml.training.artifacts import FittedModel
+from ml.training.feature_selection import select_features
 from ml.training.hashing import (
     fingerprint_from_row_hashes,
     model_id_from_fingerprint,
@@ -93,8 +94,12 @@ class _Fitter:
             self._native, self._rounds = _lgb_native_params(self.params)
             label = np.where(np.isnan(p.target), 0.0, p.target)  # unlabelled rows are never trained on
             # bin boundaries from ``bin_rows`` only (the first training window): anchored,
-            # so appending data never changes them -- see the module docstring
-            if bin_rows.size == p.n:  # binning on every row: one Dataset is enough
+            # so appending data never changes them -- see the module docstring. A window that
+            # chooses its own columns bins them on its own rows instead (see _dataset).
+            selects = spec.feature_selection != "none" and 0 < spec.max_features < len(p.features)
+            if selects:
+                pass  # no panel-wide Dataset: each window bins its own columns
+            elif bin_rows.size == p.n:  # binning on every row: one Dataset is enough
                 self._full = lgb.Dataset(
                     p.X, label=label, params=self._native, free_raw_data=True
                 ).construct()
@@ -110,25 +115,31 @@ class _Fitter:
         p, spec = self.p, self.spec
         _check_features_present(p, train_idx, where)
         settings = dict(self.settings)
+        chosen = select_features(p.X[train_idx], p.target[train_idx], p.features, spec.feature_selection,
+                                 spec.max_features, spec.seed)
+        cols = None if chosen.columns.size == len(p.features) else chosen.columns
+        features = p.features if cols is None else tuple(p.features[j] for j in cols)
+        if chosen.scores:
+            settings["feature_scores"] = {f: chosen.scores[f] for f in features}
         if spec.model_type == "lightgbm":
-            used, estimator, best = self._fit_lightgbm(train_idx, where)
+            used, estimator, best = self._fit_lightgbm(train_idx, where, cols)
             settings["best_iteration"] = best
         else:
             from ml.training.models import get_model
 
             used = train_idx
             estimator = get_model(spec.model_type, self.params)
-            estimator.fit(p.X[used], p.target[used])
+            estimator.fit(p.X[used] if cols is None else p.X[used][:, cols], p.target[used])
         fingerprint = fingerprint_from_row_hashes(p.hashes[used])
         return FittedModel(
             model_id=model_id_from_fingerprint(
-                spec.model_type, self.params, p.features, fingerprint, self.settings
+                spec.model_type, self.params, features, fingerprint, self.settings
             ),
             model_type=spec.model_type,
             horizon=spec.horizon,
             target=spec.target,
             params=dict(self.params),
-            features=p.features,
+            features=features,
             train_start=pd.Timestamp(p.date[used[0]]),
             train_end=pd.Timestamp(p.date[used[-1]]),
             as_of=pd.Timestamp(as_of),
@@ -138,11 +149,23 @@ class _Fitter:
             settings=settings,
         )
 
-    def _fit_lightgbm(self, train_idx: np.ndarray, where: str) -> tuple[np.ndarray, Any, int]:
+    def _dataset(self, rows: np.ndarray, cols: np.ndarray | None, reference: Any = None) -> Any:
+        """The rows of the pre-binned panel Dataset, or, for a window's own columns, a Dataset
+        binned on the window's rows (validation rows: on the training rows' bins)."""
+        import lightgbm as lgb
+
+        if cols is None:
+            assert self._full is not None
+            return self._full.subset(rows, params=self._native)
+        label = np.where(np.isnan(self.p.target[rows]), 0.0, self.p.target[rows])
+        return lgb.Dataset(np.ascontiguousarray(self.p.X[rows][:, cols]), label=label, reference=reference,
+                           params=self._native, free_raw_data=True)
+
+    def _fit_lightgbm(self, train_idx: np.ndarray, where: str,
+                      cols: np.ndarray | None = None) -> tuple[np.ndarray, Any, int]:
         import lightgbm as lgb
 
         p, spec = self.p, self.spec
-        assert self._full is not None
         es_days = spec.early_stopping_days
         callbacks = []
         valid_sets = []
@@ -166,14 +189,14 @@ class _Fitter:
                     f"{_day(val_start)}; lower early_stopping_days or raise train_days"
                 )
             used = train_idx[keep]
-            train_set = self._full.subset(fit_idx, params=self._native)
-            valid_sets = [self._full.subset(val_idx, params=self._native)]
+            train_set = self._dataset(fit_idx, cols)
+            valid_sets = [self._dataset(val_idx, cols, reference=train_set)]
             callbacks = [lgb.early_stopping(spec.early_stopping_rounds, verbose=False)]
             if spec.early_stopping_metric == "ic":
                 feval = _daily_ic_eval(p.date[val_idx], p.target[val_idx])
         else:
             used = train_idx
-            train_set = self._full.subset(train_idx, params=self._native)
+            train_set = self._dataset(train_idx, cols)
         params = self._native
         if feval is not None:
             params = {**params, "metric": "None"}  # only the daily IC below

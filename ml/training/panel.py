@@ -11,6 +11,7 @@ from ml.training.hashing import (
     row_hashes_from_arrays,
     to_model_precision,
 )
+from ml.training.normalize import normalize_by_date
 from ml.training.spec import _REQUIRED, TrainingSpec, default_features
 from ml.training.targets import make_target
 
@@ -110,6 +111,7 @@ def _prepare(panel: pd.DataFrame, spec: TrainingSpec, *, labelled: bool = True) 
     inf_cols = [features[j] for j in np.flatnonzero(np.isinf(X).any(axis=0))]
     if inf_cols:
         raise ValueError(f"feature columns {inf_cols} contain infinite values")
+    X = np.asfortranarray(normalize_by_date(X, date, spec.normalize))
 
     if labelled:
         label_end = _as_datetime_ns(panel["label_end_date"], "label_end_date")[order]

@@ -57,6 +57,9 @@ REGISTRY_COLUMNS: tuple[str, ...] = (
     # set by the model comparison on the champion it promotes or keeps
     "optimizer",
     "selection",
+    # the training recipe beyond the model: the label, normalization, chosen columns' scores
+    "label_price",
+    "settings",
 )
 """Every column of ``ml.model_registry``, in order: a row built by :func:`registry_row` has them
 all (``optimizer`` and ``selection`` None until the model comparison records its choice). The
@@ -138,6 +141,8 @@ def registry_row(
         "reason": reason,
         "optimizer": None,
         "selection": None,
+        "label_price": model.settings.get("label_price", "open"),
+        "settings": canonical_json(model.settings),
     }
 
 
@@ -161,6 +166,7 @@ def decide_champion(
     candidate_rank_ic: float,
     champion: Mapping[str, Any] | pd.Series | None,
     tolerance: float = 0.005,
+    label_price: str = "open",
 ) -> tuple[str, str]:
     """Champion/challenger: may the candidate replace the current champion?
 
@@ -180,6 +186,11 @@ def decide_champion(
         How much worse (in rank IC) a candidate may be and still be promoted;
         e.g. so a retrain on newer data replaces a model whose older CV
         looked marginally better. ``>= 0``.
+    label_price : {"open", "close"}, default="open"
+        The label the candidate was judged on. A champion judged on the other
+        label (its row's ``label_price``; missing means ``"open"``) has a
+        rank IC that does not compare: the candidate, trained as configured,
+        takes over.
 
     Returns
     -------
@@ -208,6 +219,10 @@ def decide_champion(
         return "champion", f"no current champion (candidate rank IC {cand:.4f})"
     row = _row_dict(champion)
     champ_id = row.get("model_id", "?")
+    champ_label = row.get("label_price") if isinstance(row.get("label_price"), str) else "open"
+    if champ_label != label_price and math.isfinite(cand):
+        return "champion", (f"champion {champ_id} was judged on the {champ_label} label, the candidate on the "
+                            f"{label_price} label (rank IC {cand:.4f}): their rank ICs do not compare")
     champ = _champion_rank_ic(row)
     if not math.isfinite(cand):
         return "challenger", f"candidate has no walk-forward rank IC; champion {champ_id} kept"

@@ -9,10 +9,16 @@ from typing import Any
 import pandas as pd
 
 from ml.common import check_int
+from ml.training.feature_selection import SELECTIONS
 from ml.training.models import ModelConfig, available_models, default_params
+from ml.training.normalize import NORMALIZATIONS
 
 TARGETS: tuple[str, ...] = ("rank", "zscore", "raw")
 """Per-date transforms of ``fwd_excess_return`` a model can be trained on."""
+
+LABEL_PRICES: tuple[str, ...] = ("open", "close")
+"""The labels of ``marts.fct_labels``: next open to open (``fwd_return``), next close to close
+(``fwd_return_close``)."""
 
 
 NON_FEATURE_COLUMNS: frozenset[str] = frozenset(
@@ -59,6 +65,20 @@ class TrainingSpec:
     features : sequence of str or None, default=None
         Feature columns in model order; ``None`` means :func:`default_features`
         of the panel.
+    label_price : {"open", "close"}, default="open"
+        Which label the panel's ``fwd_return`` / ``fwd_excess_return`` hold:
+        next open to the open ``horizon`` days later, or next close to close
+        (``marts.fct_labels``). The panel's provider picks the columns; the
+        spec records the choice with the model.
+    normalize : {"none", "rank", "robust_zscore"}, default="none"
+        Per-date cross-sectional transform of every feature, from the rows of
+        the panel on that date (:mod:`ml.training.normalize`); scoring applies
+        the model's own.
+    feature_selection : {"none", "mutual_info", "lightgbm"}, default="none"
+        How each training window chooses ``max_features`` columns, from its own
+        labelled rows only (:mod:`ml.training.feature_selection`).
+    max_features : int, default=0
+        Columns kept by ``feature_selection``; 0 keeps every column.
     train_days : int, default=756
         Training window in distinct dates (about three years); the first
         fold's window (warm-up) when ``expanding``.
@@ -117,6 +137,10 @@ class TrainingSpec:
     model_type: str = "lightgbm"
     params: Mapping[str, Any] = field(default_factory=dict)
     features: Sequence[str] | None = None
+    label_price: str = "open"
+    normalize: str = "none"
+    feature_selection: str = "none"
+    max_features: int = 0
     train_days: int = 756
     test_days: int = 63
     expanding: bool = False
@@ -163,6 +187,12 @@ class TrainingSpec:
             if reserved:
                 raise ValueError(f"features {reserved} are labels or bookkeeping columns, not features")
             object.__setattr__(self, "features", feats)
+        for name, value, allowed in (("label_price", self.label_price, LABEL_PRICES),
+                                     ("normalize", self.normalize, NORMALIZATIONS),
+                                     ("feature_selection", self.feature_selection, SELECTIONS)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        check_int("max_features", self.max_features, 0)
         train_days = check_int("train_days", self.train_days, 1)
         check_int("test_days", self.test_days, 1)
         if not isinstance(self.expanding, bool):
@@ -199,6 +229,12 @@ class TrainingSpec:
     def id_settings(self) -> dict[str, Any]:
         """Training settings that change the fitted model (hashed into the model id)."""
         settings: dict[str, Any] = {"horizon": self.horizon, "target": self.target}
+        # the recipe beyond the defaults (a default leaves the id of a model trained before it existed)
+        for name, default in (("label_price", "open"), ("normalize", "none"), ("feature_selection", "none")):
+            if getattr(self, name) != default:
+                settings[name] = getattr(self, name)
+        if self.feature_selection != "none":
+            settings["max_features"] = self.max_features
         if self.model_type == "lightgbm":
             settings["early_stopping_days"] = self.early_stopping_days
             settings["early_stopping_rounds"] = self.early_stopping_rounds

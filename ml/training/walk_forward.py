@@ -200,6 +200,15 @@ def _mean_daily_ic(frame: pd.DataFrame, method: str) -> tuple[float, int]:
     return (float(ic.mean()) if len(ic) else float("nan")), int(len(ic))
 
 
+def _predict(model: FittedModel, p: _Prepared, X: np.ndarray) -> np.ndarray:
+    """``model``'s predictions for rows ``X`` of the panel's features (a model fitted on the
+    columns its window chose reads those)."""
+    if model.features == p.features:
+        return model.predict_array(X)
+    index = {name: j for j, name in enumerate(p.features)}
+    return model.predict_array(np.ascontiguousarray(X[:, [index[f] for f in model.features]]))
+
+
 def _ensemble_std(preds: list[np.ndarray]) -> np.ndarray:
     if len(preds) < 2:
         return np.full(preds[0].shape, np.nan)
@@ -288,8 +297,8 @@ def walk_forward(
         models.append(model)
 
         X_test = np.ascontiguousarray(p.X[test_idx])
-        yhat = model.predict_array(X_test)
-        ensemble = [yhat] + [m.predict_array(X_test) for m in models[-spec.uncertainty_models : -1]]
+        yhat = _predict(model, p, X_test)
+        ensemble = [yhat] + [_predict(m, p, X_test) for m in models[-spec.uncertainty_models : -1]]
         yhat_std = _ensemble_std(ensemble)
 
         # prob_up: calibrate on earlier folds' OOS predictions known before test_start

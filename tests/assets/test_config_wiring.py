@@ -75,7 +75,7 @@ def test_defaults_are_the_config():
 def test_descriptions_are_the_schema():
     assert TrainingConfig.model_fields["horizon"].description == describe("horizon")
     assert TradingSettings.model_fields["top_n"].description == describe("portfolio.top_n")
-    assert DbtBuildConfig.model_fields["label_price"].description == describe("dbt.label_price")
+    assert DbtBuildConfig.model_fields["label_horizons"].description == describe("dbt.label_horizons")
 
 
 def test_trading_spec_is_built_from_the_fields_of_the_same_names():

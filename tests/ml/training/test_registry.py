@@ -323,3 +323,11 @@ def test_extra_columns_survive_rows_without_them(models: dict) -> None:
     kept = current_champion(after, 5)
     assert (kept["optimizer"], kept["selection"]) == ("hrp", '{"weights": {}}')
     assert pd.isna(after.set_index("model_id").loc[challenger["model_id"], "optimizer"])
+
+
+def test_a_champion_judged_on_another_label_does_not_block_the_candidate():
+    champion = {"model_id": "abc", "cv_metrics": {"rank_ic": 0.05}, "label_price": None}  # an older row: open
+    assert decide_champion(0.01, champion, label_price="open")[0] == "challenger"
+    status, reason = decide_champion(0.01, champion, label_price="close")
+    assert status == "champion" and "judged on the open label" in reason
+    assert decide_champion(0.01, {**champion, "label_price": "close"}, label_price="close")[0] == "challenger"

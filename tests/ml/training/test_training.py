@@ -75,7 +75,12 @@ LGB = TrainingSpec(
     params={"n_estimators": 30, "num_leaves": 7, "min_child_samples": 20, "n_jobs": 1},
 )
 RIDGE = TrainingSpec(model_type="ridge", train_days=120, test_days=40)
-SPECS = {"lightgbm": LGB, "ridge": RIDGE}
+# the recipe options: per-date normalization, and each window choosing its own columns
+LGB_RECIPE = TrainingSpec(**{**LGB.__dict__, "normalize": "rank", "feature_selection": "mutual_info",
+                             "max_features": 3})
+RIDGE_RECIPE = TrainingSpec(**{**RIDGE.__dict__, "normalize": "robust_zscore", "feature_selection": "lightgbm",
+                               "max_features": 3})
+SPECS = {"lightgbm": LGB, "ridge": RIDGE, "lightgbm_recipe": LGB_RECIPE, "ridge_recipe": RIDGE_RECIPE}
 
 
 @pytest.fixture(scope="module")
@@ -533,3 +538,32 @@ def test_other_bad_input(panel: pd.DataFrame) -> None:
         walk_forward(panel, TrainingSpec(model_type="ridge", features=("f0", "sector")))
     with pytest.raises(TypeError, match="panel must be a pandas DataFrame"):
         walk_forward(panel.to_numpy(), RIDGE)
+
+
+# --------------------------------------------------------------------------- #
+# the recipe options: normalization, per-window feature selection
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("name", ["lightgbm_recipe", "ridge_recipe"])
+def test_each_window_chooses_its_columns_and_records_them(results: dict, name: str) -> None:
+    result = results[name]
+    chosen = [m.features for m in result.models]
+    assert all(len(features) == 3 for features in chosen)
+    assert all("f0" in features for features in chosen)  # the planted signal: f0 strong, f1 weak
+    assert sum("f1" in features for features in chosen) >= len(chosen) - 1
+    for model in result.models:
+        assert list(model.settings["feature_scores"]) == list(model.features)
+        assert model.settings["normalize"] == SPECS[name].normalize
+    assert result.summary["rank_ic"] > 0.05
+
+
+def test_scoring_normalizes_the_days_rows_as_training_did(panel: pd.DataFrame, results: dict) -> None:
+    result = results["lightgbm_recipe"]
+    model = result.models[-1]
+    day = result.predictions["date"].max()
+    rows = panel[panel["date"] == day]
+    scored = score_latest(model, rows).set_index("ticker")["yhat"]
+    walked = result.predictions[result.predictions["date"] == day].set_index("ticker")["yhat"]
+    np.testing.assert_allclose(scored.loc[walked.index], walked, rtol=0, atol=1e-12)
+    # raw features would give other predictions: the normalization is applied, not skipped
+    raw = model.predict(rows.sort_values("ticker"))
+    assert not np.allclose(raw, scored.to_numpy())

@@ -1,7 +1,9 @@
--- Forward-return labels: one row per (ticker, date, horizon). The trade is entered at the
--- execution price (var label_price: next open by default, or next close) on the trading day after
--- date, and exited at the same price horizon trading days later. Both bars must be valid for the
--- ticker; nothing is forward-filled. label_end_date is the exit day: when the label becomes known.
+-- Forward-return labels: one row per (ticker, date, horizon), two labels side by side. The trade
+-- is entered on the trading day after date and exited horizon trading days later: fwd_return at
+-- the opens (the price the pipeline's orders execute at), fwd_return_close at the closes
+-- (close t+1 -> close t+1+h). Both bars must be valid for the ticker; nothing is forward-filled.
+-- label_end_date is the exit day: when both labels become known. Which label a model is fitted
+-- and judged on is the training config's label_price.
 -- Incremental: a daily run rebuilds the dates whose labels the new days can complete -- every
 -- date from (longest horizon + 1) trading days before the last labelled date on.
 {{ incremental_config() }}
@@ -13,7 +15,8 @@ prices as (
         ticker,
         date,
         day_index,
-        {% if var('label_price') == 'close' %} close {% else %} open {% endif %} as execution_price
+        open,
+        close
     from {{ ref('int_prices_validated') }}
 ),
 
@@ -52,7 +55,8 @@ trades as (
         signals.horizon,
         entry.date as entry_date,
         exit.date as label_end_date,
-        exit.execution_price / entry.execution_price - 1 as fwd_return
+        exit.open / entry.open - 1 as fwd_return,
+        exit.close / entry.close - 1 as fwd_return_close
     from signals
     inner join prices as entry
         on entry.ticker = signals.ticker and entry.day_index = signals.entry_index
@@ -67,6 +71,8 @@ final as (
         horizon,
         fwd_return,
         fwd_return - avg(fwd_return) over (partition by date, horizon) as fwd_excess_return,
+        fwd_return_close,
+        fwd_return_close - avg(fwd_return_close) over (partition by date, horizon) as fwd_excess_return_close,
         entry_date,
         label_end_date
     from trades
