@@ -13,9 +13,11 @@ import pytest
 
 from assets.backtest import champion_oos
 from assets.resources import TradingSettings
+from assets.trades import explain
 from ml.backtest import run_backtest
 from ml.config import settings
 from ml.reports import formatting as fmt
+from ml.trades import REASON_COLUMNS
 from tests.helpers import SAMPLE_LAST_DATE, materialize_pipeline, query
 
 CONTRACT = {
@@ -190,3 +192,15 @@ def test_the_latest_trades_have_their_reasons(sample_home):
     why = why[why.index("<h2>Why these trades</h2>"):why.index("<h2>Safety checks</h2>")]
     row = reasons.iloc[0]
     assert f"<td>{row.ticker}</td>" in why and f"{row.feature} {fmt.signed(row.contribution)}" in why
+
+
+def test_a_day_scored_by_another_model_type_gets_no_reasons_and_says_why(tmp_path):
+    orders = pd.DataFrame({"ticker": ["AAA"], "side": ["BUY"]})
+    preds = pd.DataFrame({"ticker": ["AAA"], "yhat": [0.1]})
+    reasons, why = explain(tmp_path, "m2", {"model_type": "ridge", "artifact_path": "models/m2/m2"},
+                           pd.DataFrame(), preds, orders, 3)
+    assert reasons.empty and list(reasons.columns) == list(REASON_COLUMNS)
+    assert why == "no feature contributions: the model that scored the day (m2) is ridge; they are computed " \
+                  "for LightGBM models only"
+    with pytest.raises(ValueError, match="model m2, in force on the date .* is not in ml.model_registry"):
+        explain(tmp_path, "m2", None, pd.DataFrame(), preds, orders, 3)
