@@ -111,8 +111,8 @@ def trade_reasons(model: FittedModel, features: pd.DataFrame, orders: pd.DataFra
     if absent:
         raise ValueError(f"no features for {absent[:5]}, traded and predicted by model {model.model_id}")
     rows = features.set_index("ticker").loc[traded["ticker"]]
-    X = to_model_precision(model.matrix(rows))
-    contrib = model.contributions(rows)
+    X = to_model_precision(model.matrix(rows))  # what the model reads: the values reported
+    contrib = model.contributions(X)
     bias, parts = contrib[:, -1], contrib[:, :-1]
     prediction = contrib.sum(axis=1)
     expected = recorded.reindex(traded["ticker"]).to_numpy(dtype=np.float64)
