@@ -28,7 +28,7 @@ from assets.warehouse import registry as registry_table
 from assets.warehouse import trading as decisions
 from ml.backtest import STRATEGY, drawdown, performance_summary
 from ml.reports import ReportData, report_folder, write_report
-from ml.trades import CheckResult
+from ml.trades import CheckResult, unexplained
 
 DAILY_REPORT = dg.AssetKey(["reports", "daily_report"])
 
@@ -58,8 +58,9 @@ def _names(what: str, tickers: str) -> str:
 def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
                  trading: TradingSettings) -> dg.MaterializeResult:
     """Equity against both benchmarks, drawdown, regime timeline, IC over time, today's portfolio
-    and trades, the safety results and model health, in one self-contained HTML page plus the
-    CSV/JSON files; re-running a date replaces its folder's files."""
+    and trades, why these trades (the features behind each traded name's prediction), the safety
+    results and model health, in one self-contained HTML page plus the CSV/JSON files; re-running
+    a date replaces its folder's files."""
     with settings.warehouse(read_only=True) as con:
         day = market_date(context)
         model_id, _ = preds_table.predictions_on(con, day, trading.horizon)
@@ -69,6 +70,7 @@ def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         ic = monitoring_tables.ic_on(con, day)
         weights = decisions.weights_on(con, day)
         trades = decisions.trades_on(con, day)
+        reasons = decisions.reasons_on(con, day)
         signals = decisions.signals_on(con, day)
         checks = decisions.safety_checks_on(con, day)
         log = monitoring_tables.log_on(con, day)
@@ -106,6 +108,8 @@ def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         monitoring=json.loads(log) if log else {},
         model=info,
         notes=notes,
+        reasons=reasons,
+        unexplained=unexplained(row["model_type"], model_id) if row else None,
     )
     paths = write_report(report_folder(settings.home_path, day), data)
     return dg.MaterializeResult(metadata=metadata.entries({

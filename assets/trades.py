@@ -2,26 +2,36 @@
 safety gate (every rule and the kill switch), the approval and the paper book after it
 (ml.trades, the same functions the backtest calls).
 
-Orders are sized at the decision close (an estimate: they would execute at the next open).
+Orders are sized at the decision close (an estimate: they would execute at the next open). Each
+order's reasons (trading.trade_reasons) are the largest feature contributions to the prediction it
+was decided on: the model in force that day on that day's features (LightGBM only).
 Every row carries the date, and each step replaces the date's decision from its stage on, so a
 re-run is idempotent and a blocked re-decision leaves no positions of an earlier one: the book
 a date starts from is always the one of the latest earlier date.
 """
+
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 
 from assets import metadata
 from assets.checks import DAILY_FRESHNESS
-from assets.dbt import FCT_PRICES
+from assets.dbt import FCT_FEATURES, FCT_PRICES
 from assets.partitions import MARKET_DATES
 from assets.portfolio import TARGET_WEIGHTS
+from assets.predictions import DAILY_PREDICTIONS
 from assets.resources import TradepipeSettings, TradingSettings
 from assets.signals import market_date
 from assets.warehouse import marts
+from assets.warehouse import preds as preds_table
+from assets.warehouse import registry as registry_table
 from assets.warehouse import trading as decisions
 from assets.warehouse.connection import transaction
-from ml.trades import Book, CheckResult, apply_trades, make_trades
+from ml.config import setting
+from ml.trades import Book, CheckResult, apply_trades, make_trades, no_reasons, trade_reasons, unexplained
+from ml.training import FittedModel
 
 TRADES = dg.AssetKey(["trading", "trades"])
 TRADE_APPROVAL = dg.AssetKey(["trading", "trade_approval"])
@@ -53,15 +63,45 @@ def _unpriced(book: Book, px: pd.DataFrame) -> list[str]:
     return [t for t in book.shares.index if not px["close"].get(t, float("nan")) > 0]
 
 
-@dg.asset(key=TRADES, deps=[TARGET_WEIGHTS, FCT_PRICES], group_name="trading", kinds={"duckdb"},
-          partitions_def=MARKET_DATES, freshness_policy=DAILY_FRESHNESS)
-def trades(context: dg.AssetExecutionContext, settings: TradepipeSettings, trading: TradingSettings) -> dg.MaterializeResult:
+class TradesConfig(dg.Config):
+    """How the date's orders are explained."""
+
+    reasons_per_trade: int = setting("trades.reasons_per_trade")
+
+
+def explain(home: Path, model_id: str, scorer: dict[str, Any] | None, features: pd.DataFrame, preds: pd.DataFrame,
+            orders: pd.DataFrame, k: int) -> tuple[pd.DataFrame, str]:
+    """trading.trade_reasons of ``orders``: the top ``k`` contributions to each traded name's
+    recorded prediction by ``model_id`` (the model in force, ``scorer`` its registry row) on the
+    date's ``features``; with a line saying what was explained, or why nothing was."""
+    if scorer is None:
+        raise ValueError(f"model {model_id}, in force on the date (ml.predictions_in_force), is not in "
+                         f"ml.model_registry: materialize ml/daily_predictions for the date again")
+    why = unexplained(scorer["model_type"], model_id)
+    if why is not None:
+        return no_reasons(), why
+    if orders.empty:
+        return no_reasons(), "no orders"
+    model = FittedModel.load(registry_table.artifact(home, scorer["artifact_path"]))
+    reasons = trade_reasons(model, features, orders, preds.set_index("ticker")["yhat"], k)
+    return reasons, f"{reasons['ticker'].nunique()} of {len(orders)} traded names explained by model {model_id}"
+
+
+@dg.asset(key=TRADES, deps=[TARGET_WEIGHTS, FCT_PRICES, DAILY_PREDICTIONS, FCT_FEATURES], group_name="trading",
+          kinds={"duckdb"}, partitions_def=MARKET_DATES, freshness_policy=DAILY_FRESHNESS)
+def trades(context: dg.AssetExecutionContext, config: TradesConfig, settings: TradepipeSettings,
+           trading: TradingSettings) -> dg.MaterializeResult:
     """trading.trades: whole-share orders from the paper book to the target weights, sells first,
     with cost estimates and liquidity flags; every safety rule and the kill switch are evaluated
-    (trading.safety_checks) and the gate marks all orders approved, or all blocked with the reasons."""
+    (trading.safety_checks) and the gate marks all orders approved, or all blocked with the reasons.
+    trading.trade_reasons: for each order, the features that moved its prediction most (LightGBM's
+    SHAP values, from the model in force and the features it scored that day)."""
     spec = trading.spec()
     day = market_date(context)
     with settings.warehouse(read_only=True) as con:
+        model_id, preds = preds_table.predictions_on(con, day, trading.horizon)
+        scorer = registry_table.model(con, model_id)
+        features = marts.features_on(con, day)
         weights = decisions.weights_on(con, day)
         verdict = decisions.portfolio_on(con, day)
         if verdict is None:
@@ -76,8 +116,11 @@ def trades(context: dg.AssetExecutionContext, settings: TradepipeSettings, tradi
                            px["close"], px["adv_20d_shares"], known, sector, spec, mode=trading.mode)
     rows = decision.trades.assign(mode=trading.mode)
     checks = pd.DataFrame([{"check": c.name, "passed": c.passed, "detail": c.detail} for c in decision.checks])
+    reasons, explained = explain(settings.home_path, model_id, scorer, features, preds, rows,
+                                 config.reasons_per_trade)
     with settings.warehouse() as con, transaction(con):
-        decisions.write_stage(con, "trades", day, {"trading.trades": rows, "trading.safety_checks": checks})
+        decisions.write_stage(con, "trades", day, {"trading.trades": rows, "trading.safety_checks": checks,
+                                                   "trading.trade_reasons": reasons})
     failed = [f"{c.name}: {c.detail}" for c in decision.checks if not c.passed]
     return dg.MaterializeResult(metadata=metadata.entries({
         "date": str(day.date()), "status": "approved" if decision.approved else "blocked",
@@ -87,6 +130,7 @@ def trades(context: dg.AssetExecutionContext, settings: TradepipeSettings, tradi
         "trades": metadata.table(rows.set_index("ticker")[["side", "shares", "price", "notional", "status"]]
                                  if len(rows) else pd.DataFrame({"orders": []})),
         "safety_checks": metadata.table(checks.set_index("check")[["passed", "detail"]]),
+        "reasons": explained,
     }))
 
 

@@ -136,6 +136,9 @@ class Trades(_Table):
     min_trade_notional: float = Field(ge=0, description="Smallest order kept (exits always trade).")
     no_trade_band: float = Field(ge=0, description=(
         "Held names within this weight distance of their target are not traded."))
+    reasons_per_trade: int = Field(ge=1, description=(
+        "Features recorded per traded name in trading.trade_reasons and the report's 'Why these trades': "
+        "the largest LightGBM contributions (SHAP) to its prediction."))
 
 
 class Costs(_Table):

@@ -47,6 +47,9 @@ TYPES: dict[str, dict[str, str]] = {
     "trading.portfolios": {"date": DATE, "n_names": BIGINT, "kept": JSON, "added": JSON, "dropped": JSON,
                            "notes": JSON},
     "trading.trades": {"date": DATE, "shares": BIGINT},
+    "trading.trade_reasons": {"date": DATE, "ticker": VARCHAR, "side": VARCHAR, "model_id": VARCHAR,
+                              "rank": BIGINT, "feature": VARCHAR, "value": DOUBLE, "contribution": DOUBLE,
+                              "bias": DOUBLE, "others": DOUBLE, "prediction": DOUBLE},
     "trading.trade_approvals": {"date": DATE, "orders": BIGINT, "approved_orders": BIGINT},
     "trading.positions": {"date": DATE, "shares": BIGINT},
     # trading: the backtest

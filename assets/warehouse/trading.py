@@ -1,7 +1,7 @@
 """The daily decision tables, each keyed by market date, written stage by stage:
 
-signals -> target weights (+ the portfolio verdict) -> trades (+ safety checks) -> approval ->
-positions (+ the paper book).
+signals -> target weights (+ the portfolio verdict) -> trades (+ safety checks and the reasons:
+the features behind each traded name's prediction) -> approval -> positions (+ the paper book).
 
 A date's decision is replaced as a whole: writing a stage for a date deletes that date's rows of
 the stage and of every later stage, so a re-run, or a re-decision that is blocked before the
@@ -26,7 +26,7 @@ from ml.trades import Book
 STAGES: dict[str, tuple[str, ...]] = {
     "signals": ("trading.signals",),
     "weights": ("trading.target_weights", "trading.portfolios"),
-    "trades": ("trading.trades", "trading.safety_checks"),
+    "trades": ("trading.trades", "trading.safety_checks", "trading.trade_reasons"),
     "approval": ("trading.trade_approvals",),
     "positions": ("trading.positions", "trading.paper_book"),
 }
@@ -79,6 +79,14 @@ def trades_on(con: duckdb.DuckDBPyConnection, day: pd.Timestamp) -> pd.DataFrame
 
 def safety_checks_on(con: duckdb.DuckDBPyConnection, day: pd.Timestamp) -> pd.DataFrame:
     return _on(con, "trading.safety_checks", day)
+
+
+def reasons_on(con: duckdb.DuckDBPyConnection, day: pd.Timestamp) -> pd.DataFrame:
+    """The date's trade reasons, by ticker and rank."""
+    if not table_exists(con, "trading.trade_reasons"):
+        return pd.DataFrame()
+    return frame(con, "select * exclude (date) from trading.trade_reasons where date = ? order by ticker, rank",
+                 [day.date()])
 
 
 def book_before(con: duckdb.DuckDBPyConnection, day: pd.Timestamp, capital: float) -> tuple[Book, pd.Timestamp | None]:

@@ -11,7 +11,6 @@ from ml.training import (
     FittedModel,
 )
 from ml.training.calibration import ProbUpCalibrator
-from ml.training.normalize import normalize_by_date
 from ml.training.walk_forward import _ensemble_std
 
 
@@ -97,14 +96,5 @@ def score_latest(
 
 
 def _predict(model: FittedModel, frame: pd.DataFrame) -> np.ndarray:
-    """The model's predictions for one date's rows, its features normalized across those rows
-    as in its training (``settings["normalize"]``, :mod:`ml.training.normalize`)."""
-    method = model.settings.get("normalize", "none")
-    if method == "none":
-        return model.predict(frame)
-    missing = [f for f in model.features if f not in frame.columns]
-    if missing:
-        raise ValueError(f"model {model.model_id} needs feature columns {missing} that are not in the frame")
-    X = frame.loc[:, list(model.features)].to_numpy(dtype=np.float64, na_value=np.nan)
-    date = pd.to_datetime(frame["date"]).to_numpy(dtype="datetime64[ns]")
-    return model.predict(normalize_by_date(X, date, method))
+    """The model's predictions for one date's rows (normalized across them as in its training)."""
+    return model.predict_array(model.day_matrix(frame))

@@ -17,6 +17,7 @@ from ml.reports.charts import (
 )
 from ml.reports.data import (
     IC_COLUMNS,
+    REASON_COLUMNS,
     SIGNAL_COLUMNS,
     TOP_DRIFTED_FEATURES,
     TRADE_COLUMNS,
@@ -39,6 +40,7 @@ __all__ = [
     "IC_COLUMNS",
     "line_chart",
     "PERCENT_METRICS",
+    "REASON_COLUMNS",
     "regime_chart",
     "REGIME_COLOURS",
     "regime_timeline",

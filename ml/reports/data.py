@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,11 @@ TRADE_COLUMNS: tuple[str, ...] = (
 
 
 SIGNAL_COLUMNS: tuple[str, ...] = ("ticker", "score", "signal", "method")
+
+
+REASON_COLUMNS: tuple[str, ...] = (
+    "ticker", "side", "rank", "feature", "value", "contribution", "bias", "others", "prediction",
+)
 
 
 IC_COLUMNS: tuple[str, ...] = ("rank_ic", "rolling_rank_ic")
@@ -88,8 +93,16 @@ class ReportData:
         ``cv_metrics`` (a mapping, or its JSON text) as a table.
     notes
         Anything the reader must know (e.g. "kill switch triggered: ...").
+    reasons
+        Why today's trades (``trading.trade_reasons``): per traded name its top features by
+        absolute contribution to its prediction: ``ticker``, ``side``, ``rank``, ``feature``,
+        ``value``, ``contribution``, ``bias``, ``others`` (the other features' summed
+        contribution), ``prediction``.
+    unexplained
+        One line saying why the trades have no reasons (the model that scored the day is not
+        LightGBM), or None.
 
-    Empty ``weights`` / ``trades`` / ``signals`` may be given as a bare
+    Empty ``weights`` / ``trades`` / ``signals`` / ``reasons`` may be given as a bare
     ``pd.DataFrame()``; a frame *with* columns must have all the listed ones.
     """
 
@@ -109,6 +122,8 @@ class ReportData:
     monitoring: Mapping[str, Any]
     model: Mapping[str, Any]
     notes: Sequence[str] = ()
+    reasons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    unexplained: str | None = None
 
 
 # --------------------------------------------------------------------------- validation
@@ -191,6 +206,8 @@ def _check_inputs(data: ReportData) -> None:
         raise ValueError(f"model must be a mapping, got {type(data.model).__name__}")
     if isinstance(data.notes, str):
         raise ValueError("notes must be a sequence of strings, not one string")
+    if data.unexplained is not None and not isinstance(data.unexplained, str):
+        raise ValueError(f"unexplained must be one line of text or None, got {data.unexplained!r}")
 
 
 def _checks(checks: Sequence[CheckResult]) -> list[CheckResult]:

@@ -33,6 +33,7 @@ import pandas as pd
 
 from ml.common import atomic_write, jsonable
 from ml.reports.data import (
+    REASON_COLUMNS,
     SIGNAL_COLUMNS,
     TRADE_COLUMNS,
     WEIGHT_COLUMNS,
@@ -106,11 +107,12 @@ def render_report(data: ReportData) -> dict[str, bytes]:
     weights = _sorted_weights(_frame(data.weights, WEIGHT_COLUMNS, "weights"))
     trades = _frame(data.trades, TRADE_COLUMNS, "trades")
     signals = _frame(data.signals, SIGNAL_COLUMNS, "signals")
+    reasons = _frame(data.reasons, REASON_COLUMNS, "reasons")
     _check_inputs(data)
     checks = _checks(data.checks)
     signals_doc = _signals_document(date, signals)
     monitoring_doc = jsonable(data.monitoring, "monitoring")
-    page = _render_html(data, date, weights, trades, checks)
+    page = _render_html(data, date, weights, trades, checks, reasons)
     return {
         "trades": _csv_bytes(trades),
         "portfolio_weights": _csv_bytes(weights),

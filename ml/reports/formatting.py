@@ -10,6 +10,8 @@ Examples
 ('2017-11-10', '0.4996', '1,234,567.89', '3')
 >>> count(399.0), percent(0.0533), ratio(0.617), metric("blocked_days", 399.0)
 ('399', '5.33%', '0.62', '399')
+>>> signed(0.005380312), signed(-0.000128), signed(0.0)
+('+0.00538', '-0.000128', '0')
 """
 
 from __future__ import annotations
@@ -101,6 +103,15 @@ def ratio(value: object, decimals: int = 2) -> str:
     """A ratio such as a Sharpe ratio, to ``decimals`` decimals; anything else as :func:`text`."""
     if _number(value) and not missing(value) and math.isfinite(float(value)):  # type: ignore[arg-type]
         return f"{float(value) + 0.0:,.{decimals}f}"  # type: ignore[arg-type]
+    return text(value)
+
+
+def signed(value: object, digits: int = 3) -> str:
+    """A signed quantity such as a feature's contribution to a prediction, with its sign and
+    ``digits`` significant digits (small values keep their digits); anything else as :func:`text`."""
+    if _number(value) and not missing(value) and math.isfinite(float(value)):  # type: ignore[arg-type]
+        v = float(value) + 0.0  # type: ignore[arg-type]
+        return "0" if v == 0 else f"{v:+.{digits}g}"
     return text(value)
 
 

@@ -187,6 +187,39 @@ def _trades_section(trades: pd.DataFrame) -> str:
     return summary + _table(trades, formats=formats, cell_class={"status": _status_class})
 
 
+def _reason(feature: object, contribution: object, value: object) -> str:
+    return f"{feature} {fmt.signed(contribution)} (value {_fmt(value)})"
+
+
+def _reasons_section(trades: pd.DataFrame, reasons: pd.DataFrame, unexplained: str | None) -> str:
+    """Per traded name, the features that moved its prediction most, signed, with their values."""
+    if len(trades) == 0:
+        return '<p class="muted">no trades today</p>'
+    if unexplained:
+        return f'<p class="muted">{_e(unexplained)}</p>'
+    missing = sorted(set(trades["ticker"].astype(str)) - set(reasons["ticker"].astype(str)))
+    note = (f'<p class="muted">not explained (no prediction today by the model in force): '
+            f'{_e(", ".join(missing))}</p>' if missing else "")
+    if len(reasons) == 0:
+        return note
+    k = int(reasons["rank"].max())
+    table = (reasons.sort_values(["ticker", "rank"], kind="stable")
+             .assign(reason=lambda f: [_reason(*r) for r in zip(f["feature"], f["contribution"], f["value"],
+                                                                 strict=True)])
+             .pivot(index=["ticker", "side", "prediction", "bias", "others"], columns="rank", values="reason")
+             .reset_index())
+    table = table.rename(columns={"bias": "expected value", "others": "other features",
+                                  **{r: f"#{r}" for r in range(1, k + 1)}})
+    table = table[["ticker", "side", "prediction", "expected value", *(f"#{r}" for r in range(1, k + 1)),
+                   "other features"]].fillna("")
+    return (f"<p>Each traded name's prediction is the model's expected value plus one contribution per "
+            f"feature (LightGBM's SHAP values): its {k} largest by size, signed (+ pushed the prediction "
+            f"up), with the feature's value, and the other features' sum.</p>"
+            + _table(table, formats={c: fmt.signed for c in ("prediction", "expected value", "other features")},
+                     right=["prediction", "expected value", "other features"])
+            + note)
+
+
 def _status_class(status: object) -> str:
     return "pass" if status == "approved" else "fail"
 
@@ -286,6 +319,7 @@ def _render_html(
     weights: pd.DataFrame,
     trades: pd.DataFrame,
     checks: Sequence[CheckResult],
+    reasons: pd.DataFrame,
 ) -> str:
     day = date.strftime("%Y-%m-%d")
     flag, reason, _ = _review(data.monitoring)
@@ -310,6 +344,7 @@ def _render_html(
         "<h2>Rank IC</h2>", _img(charts.ic_chart(data.ic), "daily rank IC and rolling mean"),
         "<h2>Today's portfolio</h2>", _portfolio(weights),
         "<h2>Today's trades</h2>", _trades_section(trades),
+        "<h2>Why these trades</h2>", _reasons_section(trades, reasons, data.unexplained),
         "<h2>Safety checks</h2>", _checks_section(checks),
         "<h2>Champion model</h2>", _champion(data.model),
         "<h2>Model health</h2>", _model_health(data.monitoring),

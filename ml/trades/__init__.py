@@ -2,12 +2,14 @@
 
 Modules by job: ``spec`` (:class:`TradingSpec`), ``orders`` (:func:`plan_trades`), ``safety``
 (the rules and the gate), ``book`` (:class:`Book`, :func:`apply_trades`) and ``daily``
-(:func:`make_trades`, the trading day's trade step).
+(:func:`make_trades`, the trading day's trade step) and ``reasons`` (:func:`trade_reasons`: the
+features behind each traded name's prediction).
 """
 
 from ml.trades.book import Book, apply_trades
 from ml.trades.daily import TradeDecision, make_trades, portfolio_check
 from ml.trades.orders import ORDER_COLUMNS, plan_trades, summarize_trades
+from ml.trades.reasons import REASON_COLUMNS, no_reasons, trade_reasons, unexplained
 from ml.trades.safety import (
     TRADING_DAYS,
     CheckResult,
@@ -29,11 +31,15 @@ __all__ = [
     "CheckResult",
     "kill_switch",
     "make_trades",
+    "no_reasons",
     "ORDER_COLUMNS",
     "plan_trades",
     "portfolio_check",
+    "REASON_COLUMNS",
     "summarize_trades",
+    "trade_reasons",
     "TradeDecision",
     "TRADING_DAYS",
     "TradingSpec",
+    "unexplained",
 ]

@@ -40,6 +40,7 @@ import pandas as pd
 
 from ml.common import atomic_write, jsonable, library_versions
 from ml.training.hashing import to_model_precision
+from ml.training.normalize import normalize_by_date
 
 _ARTIFACT_NAMES = {"lightgbm": "model.txt"}
 
@@ -141,23 +142,39 @@ class FittedModel:
             If feature columns are missing (they are named) or the array has
             the wrong number of columns.
         """
+        return self.predict_array(self.matrix(frame))
+
+    def matrix(self, frame: pd.DataFrame | npt.ArrayLike) -> np.ndarray:
+        """The float64 array of :attr:`features` that :meth:`predict` reads from ``frame`` (before
+        :func:`to_model_precision`); the errors of :meth:`predict`."""
         if isinstance(frame, pd.DataFrame):
             missing = [f for f in self.features if f not in frame.columns]
             if missing:
                 raise ValueError(
                     f"model {self.model_id} needs feature columns {missing} that are not in the frame"
                 )
-            X = np.column_stack(
+            return np.column_stack(
                 [frame[f].to_numpy(dtype=np.float64, na_value=np.nan) for f in self.features]
             ) if len(self.features) else np.empty((len(frame), 0))
-        else:
-            X = np.asarray(frame, dtype=np.float64)
-            if X.ndim != 2 or X.shape[1] != len(self.features):
-                raise ValueError(
-                    f"model {self.model_id} expects a 2-D array with {len(self.features)} feature "
-                    f"columns, got shape {X.shape}"
-                )
-        return self.predict_array(X)
+        X = np.asarray(frame, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self.features):
+            raise ValueError(
+                f"model {self.model_id} expects a 2-D array with {len(self.features)} feature "
+                f"columns, got shape {X.shape}"
+            )
+        return X
+
+    def day_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """:meth:`matrix` of one date's scored rows, each feature normalized across those rows
+        as the model's training rows were (``settings["normalize"]``, :mod:`ml.training.normalize`)."""
+        X = self.matrix(frame)
+        method = self.settings.get("normalize", "none")
+        if method == "none" or X.shape[0] == 0:
+            return X
+        dates = pd.to_datetime(frame["date"]).to_numpy(dtype="datetime64[ns]")
+        if (dates != dates[0]).any():
+            raise ValueError(f"model {self.model_id} normalizes its features per date: pass one date's rows")
+        return normalize_by_date(X, dates, method)
 
     def predict_array(self, X: np.ndarray) -> np.ndarray:
         """Predict from a float64 array whose columns are :attr:`features` (no checks)."""
@@ -165,9 +182,36 @@ class FittedModel:
         if X.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
         if self.model_type == "lightgbm":
-            threads = int(self.params.get("n_jobs") or 1)
-            return np.asarray(self.estimator.predict(X, num_threads=max(threads, 1)), dtype=np.float64)
+            return np.asarray(self.estimator.predict(X, num_threads=self._threads()), dtype=np.float64)
         return np.asarray(self.estimator.predict(X), dtype=np.float64)
+
+    def contributions(self, frame: pd.DataFrame | npt.ArrayLike) -> np.ndarray:
+        """LightGBM's SHAP values (TreeSHAP, ``Booster.predict(X, pred_contrib=True)``) of the
+        predictions :meth:`predict` makes from ``frame``: the same features at the same precision.
+
+        Returns
+        -------
+        ndarray of float64, shape (n, n_features + 1)
+            One column per feature in :attr:`features` order, then the expected value (the
+            bias, the same for every row); each row sums to the prediction (to float rounding).
+
+        Raises
+        ------
+        ValueError
+            If the model is not LightGBM (no other type has exact per-prediction
+            contributions here), or the errors of :meth:`predict`.
+        """
+        if self.model_type != "lightgbm":
+            raise ValueError(f"model {self.model_id} is {self.model_type}: feature contributions "
+                             f"(pred_contrib) are computed for LightGBM models only")
+        X = to_model_precision(self.matrix(frame))
+        if X.shape[0] == 0:
+            return np.empty((0, len(self.features) + 1), dtype=np.float64)
+        out = self.estimator.predict(X, pred_contrib=True, num_threads=self._threads())
+        return np.asarray(out, dtype=np.float64).reshape(X.shape[0], len(self.features) + 1)
+
+    def _threads(self) -> int:
+        return max(int(self.params.get("n_jobs") or 1), 1)
 
     # -- persistence -------------------------------------------------------- #
 

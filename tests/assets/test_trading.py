@@ -1,17 +1,23 @@
 """The trading assets on the bundled sample: contract tables, the report folder, idempotent
 re-runs, and a blocked day (the gate's checks stop the paper book; the report is still written)."""
 
+import json
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
 from assets.backtest import champion_oos
 from assets.resources import TradingSettings
+from assets.trades import explain
 from ml.backtest import run_backtest
-from tests.helpers import materialize_pipeline, query
+from ml.config import settings
+from ml.reports import formatting as fmt
+from ml.trades import REASON_COLUMNS
+from tests.helpers import SAMPLE_LAST_DATE, materialize_pipeline, query
 
 CONTRACT = {
     "trading.signals": ["date", "ticker", "score", "signal", "method"],
@@ -72,7 +78,8 @@ def test_report_folder_for_the_latest_date(sample_home):
 def _snapshot(home: Path) -> dict[str, pd.DataFrame]:
     return {t: query(home, f"select * exclude ({drop}) from {t} order by all") for t, drop in [
         ("trading.signals", "regime"), ("trading.target_weights", "regime"), ("trading.trades", "reason"),
-        ("trading.positions", "price"), ("trading.paper_book", "mode"), ("trading.safety_checks", "detail")]}
+        ("trading.positions", "price"), ("trading.paper_book", "mode"), ("trading.safety_checks", "detail"),
+        ("trading.trade_reasons", "model_id")]}
 
 
 def test_rerunning_the_day_is_idempotent(home_copy):
@@ -97,6 +104,8 @@ def test_a_blocked_day_keeps_the_book_and_still_writes_the_report(home_copy):
     day = query(home_copy, "select max(date) as d from trading.trades").d[0]
     trades = query(home_copy, f"select status, reason from trading.trades where date = '{day}'")
     assert set(trades.status) == {"blocked"} and trades.reason.str.contains("max_trades").all()
+    reasons = query(home_copy, f"select distinct ticker from trading.trade_reasons where date = '{day}'")
+    assert sorted(reasons.ticker) == sorted(query(home_copy, f"select ticker from trading.trades where date = '{day}'").ticker)
     html = (home_copy / "reports" / str(day)[:10] / "report.html").read_text()
     assert "TRADES BLOCKED" in html
     # the blocked re-decision leaves nothing of the date's earlier, approved one
@@ -150,3 +159,40 @@ def test_a_past_report_shows_nothing_after_its_date(sample_home):
     assert set(summary["strategy"]) == {"model", "equal_weight_universe", "gspc"}
     assert summary.set_index("strategy").loc["model", "n_days"] == (daily["strategy"] == "model").sum()
     assert pd.Timestamp(ends) > day  # the latest decisions before the day had not ended yet: left out
+
+
+def test_the_latest_trades_have_their_reasons(sample_home):
+    """Every name traded on the last date has its top features from the champion that scored it,
+    adding up to the prediction it was decided on; the published database and the report have them."""
+    day = SAMPLE_LAST_DATE
+    k = settings().trades.reasons_per_trade
+    trades = query(sample_home, f"select ticker, side from trading.trades where date = '{day}' order by ticker")
+    reasons = query(sample_home, f"select * from trading.trade_reasons where date = '{day}' order by ticker, rank")
+    assert len(trades) and reasons.ticker.unique().tolist() == trades.ticker.tolist()
+    assert reasons.groupby("ticker")["rank"].apply(list).map(lambda r: r == list(range(1, k + 1))).all()
+    assert reasons.drop_duplicates("ticker").set_index("ticker").side.equals(trades.set_index("ticker").side)
+    champion = query(sample_home, "select model_id, features from ml.model_registry where status = 'champion'").iloc[0]
+    assert set(reasons.model_id) == {champion.model_id} and set(reasons.feature) <= set(json.loads(champion.features))
+    preds = query(sample_home, f"select ticker, yhat from ml.preds_in_force where date = '{day}'").set_index("ticker")
+    first = reasons.groupby("ticker").agg(bias=("bias", "first"), others=("others", "first"),
+                                          top=("contribution", "sum"), prediction=("prediction", "first"))
+    assert np.allclose(first.bias + first.top + first.others, preds.yhat[first.index], rtol=0, atol=1e-9)
+    assert (first.prediction == preds.yhat[first.index]).all()
+    with duckdb.connect(str(sample_home / "analytics.duckdb"), read_only=True) as con:
+        assert con.execute(f"select count(*) from trading.trade_reasons where date = '{day}'").fetchone()[0] == len(reasons)
+    why = (sample_home / "reports" / day / "report.html").read_text()
+    why = why[why.index("<h2>Why these trades</h2>"):why.index("<h2>Safety checks</h2>")]
+    row = reasons.iloc[0]
+    assert f"<td>{row.ticker}</td>" in why and f"{row.feature} {fmt.signed(row.contribution)}" in why
+
+
+def test_a_day_scored_by_another_model_type_gets_no_reasons_and_says_why(tmp_path):
+    orders = pd.DataFrame({"ticker": ["AAA"], "side": ["BUY"]})
+    preds = pd.DataFrame({"ticker": ["AAA"], "yhat": [0.1]})
+    reasons, why = explain(tmp_path, "m2", {"model_type": "ridge", "artifact_path": "models/m2/m2"},
+                           pd.DataFrame(), preds, orders, 3)
+    assert reasons.empty and list(reasons.columns) == list(REASON_COLUMNS)
+    assert why == "no feature contributions: the model that scored the day (m2) is ridge; they are computed " \
+                  "for LightGBM models only"
+    with pytest.raises(ValueError, match="model m2, in force on the date .* is not in ml.model_registry"):
+        explain(tmp_path, "m2", None, pd.DataFrame(), preds, orders, 3)

@@ -18,7 +18,9 @@ def _decide(con, day, tickers):
         trading.write_stage(con, "weights", day, {"trading.target_weights": rows.assign(weight=0.1, optimizer="ew"),
                                                   "trading.portfolios": pd.DataFrame([{"valid": True}])})
         trading.write_stage(con, "trades", day, {"trading.trades": rows.assign(side="BUY", status="approved"),
-                                                 "trading.safety_checks": pd.DataFrame([{"check": "x", "passed": True}])})
+                                                 "trading.safety_checks": pd.DataFrame([{"check": "x", "passed": True}]),
+                                                 "trading.trade_reasons": rows.assign(side="BUY", rank=1, feature="f",
+                                                                                      contribution=0.1)})
         trading.write_stage(con, "approval", day, {"trading.trade_approvals": pd.DataFrame([{"approved": True}])})
         trading.write_stage(con, "positions", day, {"trading.positions": rows.assign(shares=10),
                                                     "trading.paper_book": pd.DataFrame([{"cash": 1.0, "equity": 2.0}])})
@@ -35,9 +37,12 @@ def test_a_rerun_of_a_stage_clears_the_later_stages_of_that_date_only():
     with transaction(con):  # the date re-decided up to the trades, then blocked before the book moves
         trading.write_stage(con, "trades", DAY, {"trading.trades": pd.DataFrame({"ticker": ["C"], "side": ["BUY"],
                                                                                  "status": ["blocked"]}),
-                                                 "trading.safety_checks": pd.DataFrame([{"check": "x", "passed": False}])})
+                                                 "trading.safety_checks": pd.DataFrame([{"check": "x", "passed": False}]),
+                                                 "trading.trade_reasons": pd.DataFrame({"ticker": ["C"], "rank": [1]})})
     assert _count(con, "trading.signals", DAY) == 2 and _count(con, "trading.target_weights", DAY) == 2
-    assert con.execute("select list(ticker) from trading.trades where date = ?", [DAY.date()]).fetchone()[0] == ["C"]
+    for table in ("trading.trades", "trading.trade_reasons"):  # the blocked orders keep their reasons
+        assert con.execute(f"select list(ticker) from {table} where date = ?", [DAY.date()]).fetchone()[0] == ["C"]
+    assert _count(con, "trading.trade_reasons", OTHER) == 1
     for table in ("trading.trade_approvals", "trading.positions", "trading.paper_book"):
         assert _count(con, table, DAY) == 0, table
         assert _count(con, table, OTHER) > 0, table  # other dates untouched

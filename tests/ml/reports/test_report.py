@@ -390,3 +390,38 @@ def test_every_table_scrolls_inside_the_page(written: tuple[Path, dict[str, Path
     assert ".table { overflow-x: auto; max-width: 100%;" in page
     tables = re.findall(r"(.{19})<table><thead>", page)
     assert tables and all(before.endswith('<div class="table">') for before in tables)
+
+
+def _reasons() -> pd.DataFrame:
+    """Two reasons of the traded "<b>X</b>" (AAA, also traded, was not predicted today)."""
+    return pd.DataFrame({"ticker": ["<b>X</b>"] * 2, "side": "BUY", "model_id": "m1", "rank": [1, 2],
+                         "feature": ["mom_12_1", "<i>vol</i>"], "value": [0.25, np.nan],
+                         "contribution": [0.00538, -0.000128], "bias": 1.26e-06, "others": 9.83e-05,
+                         "prediction": 0.00535})
+
+
+def _why(page: str) -> str:
+    return page[page.index("<h2>Why these trades</h2>"):page.index("<h2>Safety checks</h2>")]
+
+
+def test_why_these_trades_shows_each_traded_names_top_features_signed(tmp_path: Path) -> None:
+    why = _why(_html(write_report(tmp_path, _light(reasons=_reasons()))))
+    assert "<th>#1</th><th>#2</th><th>other features</th>" in why
+    assert "<td>&lt;b&gt;X&lt;/b&gt;</td><td>BUY</td>" in why
+    assert "<td>mom_12_1 +0.00538 (value 0.2500)</td>" in why
+    assert "<td>&lt;i&gt;vol&lt;/i&gt; -0.000128 (value n/a)</td>" in why
+    assert '<td class="num">+0.00535</td><td class="num">+1.26e-06</td>' in why
+    assert "not explained (no prediction today by the model in force): AAA" in why
+
+
+def test_why_these_trades_says_in_one_line_when_the_model_is_not_lightgbm(tmp_path: Path) -> None:
+    line = "no feature contributions: the model that scored the day (m2) is ridge; they are computed for " \
+           "LightGBM models only"
+    why = _why(_html(write_report(tmp_path, _light(unexplained=line))))
+    assert line in why and "<table>" not in why
+    assert "no trades today" in _why(_html(write_report(tmp_path, _light(trades=pd.DataFrame()))))
+
+
+def test_reasons_missing_columns_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"reasons is missing columns \['contribution'"):
+        write_report(tmp_path / "out", _light(reasons=_reasons().drop(columns=["contribution", "bias"])))
