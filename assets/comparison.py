@@ -128,12 +128,13 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
     comparison: the choice and why) and, when a candidate passes, its promotion to champion with its
     optimizer. The selection report goes to $TRADEPIPE_HOME/reports/model_selection/<date>/."""
     started = time.perf_counter()
-    # the champion's training windows (lowered for a short panel as model_training does) and target
+    # the champion's training windows (lowered for a short panel as model_training does), target
+    # and feature set
     spec = training.TrainingSpec(horizon=config.horizon, train_days=value("training.train_days"),
                                  test_days=value("training.test_days"), target=value("training.target"))
     candidates = _candidates(config.candidates)
     with settings.warehouse(read_only=True) as con:
-        panel = marts.training_panel(con, config.horizon)
+        panel = marts.training_panel(con, config.horizon, feature_set=value("training.feature_set"))
         regimes_first = regime_tables.first_date(con)
         dates = np.sort(pd.to_datetime(panel["date"]).unique())
         compared = dates[dates >= np.datetime64(pd.Timestamp(regimes_first))][-config.compare_days:]

@@ -36,6 +36,7 @@ class TrainingConfig(dg.Config):
     horizon: int = setting("horizon")
     model_type: str = setting("training.model_type")
     target: str = setting("training.target")
+    feature_set: str = setting("training.feature_set")
     params: str = setting("training.params")
     train_days: int = setting("training.train_days")
     test_days: int = setting("training.test_days")
@@ -83,7 +84,7 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
         reg = registry_table.load(con)
         champion = registry.current_champion(reg, config.horizon)
         spec = config.spec(champion)
-        panel = marts.training_panel(con, config.horizon, spec.features)
+        panel = marts.training_panel(con, config.horizon, spec.features, config.feature_set)
     spec, adapted = fit_windows(spec, panel, context)
     due, why = registry.retrain_due(champion, panel["label_end_date"], min_new_rows=config.min_new_rows,
                                     force=config.force)

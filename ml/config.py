@@ -66,6 +66,9 @@ class Training(_Table):
         "in the Dagster config a JSON string."))
     target: Literal["rank", "zscore", "raw"] = Field(
         description="Per-date transform of fwd_excess_return the model is fitted on: rank, zscore or raw.")
+    feature_set: Literal["base", "alpha158", "all"] = Field(description=(
+        "Feature columns a new model is trained on (and then scored with): 'base' (the columns of "
+        "marts.fct_features), 'alpha158' (the 158 of marts.fct_alpha158) or 'all' (both)."))
     train_days: int = Field(ge=1, description="Training window in trading days (rolling).")
     test_days: int = Field(ge=1, description="Test window and retrain step in trading days (63 = quarterly).")
     champion_tolerance: float = Field(ge=0, description=(

@@ -9,15 +9,18 @@ import duckdb
 import pandas as pd
 
 from assets.warehouse.connection import frame, ident, scalar
-from ml.training import default_features
+from ml.training import default_features, feature_set_columns
 
 
 def features_on(con: duckdb.DuckDBPyConnection, day: pd.Timestamp, columns: Sequence[str] | None = None,
                 in_universe: bool = False) -> pd.DataFrame:
-    """marts.fct_features of one date (all columns, or ``columns``; only in-universe rows if asked)."""
+    """marts.fct_features of one date with its marts.fct_alpha158 columns (all columns, or
+    ``columns``; only in-universe rows if asked): every feature a model may have been trained on."""
     cols = "*" if columns is None else ", ".join(ident(c) for c in columns)
     where = "date = ?" + (" and in_universe" if in_universe else "")
-    return frame(con, f"select {cols} from marts.fct_features where {where} order by ticker", [day.date()])
+    return frame(con, f"""select {cols} from marts.fct_features
+                          left join marts.fct_alpha158 using (ticker, date)
+                          where {where} order by ticker""", [day.date()])
 
 
 def features_span(con: duckdb.DuckDBPyConnection) -> tuple:
@@ -137,12 +140,14 @@ def coverage(con: duckdb.DuckDBPyConnection, day: pd.Timestamp | None) -> dict:
             "quarantined": int(quarantined)}
 
 
-def training_panel(con: duckdb.DuckDBPyConnection, horizon: int, features: Sequence[str] | None = None) -> pd.DataFrame:
+def training_panel(con: duckdb.DuckDBPyConnection, horizon: int, features: Sequence[str] | None = None,
+                   feature_set: str = "base") -> pd.DataFrame:
     """One horizon of marts.fct_training_panel for ml.training.walk_forward, lean: only the keys,
-    the labels and the feature columns (``features``, default ml.training.default_features of the
-    panel's columns), features as float32 (model precision): about half the memory of ``select *``."""
+    the labels and the feature columns (``features``, default the ``feature_set`` columns of
+    ml.training.default_features of the panel: see ml.training.feature_set_columns), features as
+    float32 (model precision): about half the memory of ``select *``."""
     empty = frame(con, "select * from marts.fct_training_panel limit 0")
-    names = list(features) if features is not None else list(default_features(empty))
+    names = list(features) if features is not None else list(feature_set_columns(default_features(empty), feature_set))
     missing = [f for f in names if f not in empty.columns]
     if missing:
         raise ValueError(f"marts.fct_training_panel has no feature columns {missing}")

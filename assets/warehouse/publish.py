@@ -23,7 +23,7 @@ _CATALOG = re.compile(r'\b"?warehouse"?\.')
 
 
 # Tables of incremental dbt models: after an incremental build only their recent dates change.
-INCREMENTAL_MARTS = ("fct_features", "fct_prices", "fct_labels")
+INCREMENTAL_MARTS = ("fct_features", "fct_prices", "fct_labels", "fct_alpha158")
 PUBLISHED_DDL = ("create table if not exists ops.published (build_id bigint, build_started_at timestamp, "
                  "prices_through date, mode varchar, published_at timestamp)")
 

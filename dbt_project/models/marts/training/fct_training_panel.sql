@@ -1,6 +1,7 @@
 -- The point-in-time training panel: one row per (ticker, date, horizon) where the ticker passes
 -- the universe filter on that date (history, price and liquidity known at that date's close) and
--- a label exists. Models trained as of T use only rows with label_end_date <= T.
+-- a label exists, with the ticker's Alpha158 features of that date (marts.fct_alpha158). Models
+-- trained as of T use only rows with label_end_date <= T; [training] feature_set picks the columns.
 -- A view: it repeats every feature once per horizon, so storing it would triple the feature
 -- table on disk for a join DuckDB does in about a second when it is read.
 {{ config(materialized="view") }}
@@ -9,6 +10,10 @@ with
 
 features as (
     select * from {{ ref('fct_features') }}
+),
+
+alpha158 as (
+    select * from {{ ref('fct_alpha158') }}
 ),
 
 labels as (
@@ -20,9 +25,10 @@ universe as (
 ),
 
 final as (
-    select universe.*, labels.horizon, labels.fwd_return, labels.fwd_excess_return,
-           labels.entry_date, labels.label_end_date
+    select universe.*, alpha158.* exclude (ticker, date), labels.horizon, labels.fwd_return,
+           labels.fwd_excess_return, labels.entry_date, labels.label_end_date
     from universe
+    left join alpha158 using (ticker, date)
     inner join labels using (ticker, date)
 )
 
