@@ -287,10 +287,18 @@ class Config(_Table):
         return node
 
     def dbt_vars(self) -> dict[str, Any]:
-        """The dbt vars, with ``horizon`` added to ``label_horizons`` when it is not there."""
+        """The dbt vars, with ``horizon`` added to ``label_horizons`` when it is not there, and
+        ``alpha158`` (build marts.fct_alpha158) true when ``training.feature_set`` needs it."""
         dbt_vars = self.dbt.model_dump()
         dbt_vars["label_horizons"] = label_horizons(self.dbt.label_horizons, self.horizon)
+        dbt_vars["alpha158"] = uses_alpha158(self.training.feature_set)
         return dbt_vars
+
+
+def uses_alpha158(feature_set: str) -> bool:
+    """Whether the feature set ``feature_set`` needs marts.fct_alpha158 (the dbt var ``alpha158``
+    enables the model only then: a build with the base features does not pay for it)."""
+    return feature_set != "base"
 
 
 def label_horizons(horizons: list[int], horizon: int) -> list[int]:

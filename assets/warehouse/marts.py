@@ -14,13 +14,21 @@ from ml.training import default_features, feature_set_columns
 
 def features_on(con: duckdb.DuckDBPyConnection, day: pd.Timestamp, columns: Sequence[str] | None = None,
                 in_universe: bool = False) -> pd.DataFrame:
-    """marts.fct_features of one date with its marts.fct_alpha158 columns (all columns, or
-    ``columns``; only in-universe rows if asked): every feature a model may have been trained on."""
+    """marts.fct_features of one date with its marts.fct_alpha158 columns when that table is built
+    (all columns, or ``columns``; only in-universe rows if asked): every feature a model may have
+    been trained on."""
     cols = "*" if columns is None else ", ".join(ident(c) for c in columns)
     where = "date = ?" + (" and in_universe" if in_universe else "")
-    return frame(con, f"""select {cols} from marts.fct_features
-                          left join marts.fct_alpha158 using (ticker, date)
-                          where {where} order by ticker""", [day.date()])
+    alpha158 = "left join marts.fct_alpha158 using (ticker, date)" if has_alpha158(con) else ""
+    return frame(con, f"select {cols} from marts.fct_features {alpha158} where {where} order by ticker",
+                 [day.date()])
+
+
+def has_alpha158(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether marts.fct_alpha158 exists: dbt builds it only for the feature sets that use it
+    (the dbt var ``alpha158``, from ``[training] feature_set``)."""
+    return bool(scalar(con, "select count(*) from duckdb_tables() where database_name = current_database() "
+                            "and schema_name = 'marts' and table_name = 'fct_alpha158'"))
 
 
 def features_span(con: duckdb.DuckDBPyConnection) -> tuple:

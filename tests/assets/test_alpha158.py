@@ -1,8 +1,10 @@
 """marts.fct_alpha158 against an independent pandas implementation of Qlib's published Alpha158
 formulas (qlib/contrib/data/loader.py, Alpha158DL; operators as qlib/data/ops.py defines them),
 on a hand panel: three tickers, about 80 valid bars each, with gaps, ties and a flat stretch.
-The model is built alone with dbt on a warehouse holding only intermediate.int_prices_validated;
-then the panel grows by a few days and an incremental run must equal the from-scratch build."""
+The model is built alone with dbt (var alpha158 on) on a warehouse holding only
+intermediate.int_prices_validated; then the panel grows by a few days and an incremental run must
+equal the from-scratch build; and rule 7: bars changed or deleted after a date leave the rows up
+to it unchanged."""
 
 import os
 import subprocess
@@ -140,7 +142,7 @@ def build(home: Path, prices: pd.DataFrame) -> pd.DataFrame:
                     "day_index, history_days, dollar_volume from p")
     env = {**os.environ, "TRADEPIPE_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     done = subprocess.run([DBT_EXECUTABLE, "run", "--select", "fct_alpha158", "--target-path", str(home / "target"),
-                           "--log-path", str(home / "logs")], cwd=DBT_PROJECT_DIR, env=env,
+                           "--log-path", str(home / "logs"), "--vars", '{"alpha158": true}'], cwd=DBT_PROJECT_DIR, env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -183,3 +185,21 @@ def test_incremental_run_equals_the_full_build(tmp_path, panel, built):
     build(tmp_path, panel[panel["date"] < cut])
     grown = build(tmp_path, panel)  # the table exists: an incremental run adds the last four dates
     pd.testing.assert_frame_equal(grown, built, check_exact=False, rtol=1e-12, atol=1e-12)
+
+
+def test_rows_up_to_a_date_ignore_every_later_bar(tmp_path, panel, built):
+    """DESIGN.md rule 7 (tests/assets/test_point_in_time.py builds the pipeline with the default
+    feature set, without this table): change or delete every bar after T, rebuild from scratch."""
+    cut = sorted(panel["date"].unique())[-15]
+    later = panel["date"] > cut
+    perturbed = panel.copy()
+    scale = np.random.default_rng(3).uniform(0.3, 3.0, later.sum())
+    for column in ("open", "high", "low", "close"):
+        perturbed.loc[later, column] = perturbed.loc[later, column] * scale
+    perturbed.loc[later, "volume"] = (perturbed.loc[later, "volume"] * scale[::-1]).round()
+    before = built[pd.to_datetime(built["date"]) <= pd.Timestamp(cut)].reset_index(drop=True)
+    for variant, prices in (("perturbed", perturbed), ("deleted", panel[~later])):
+        (tmp_path / variant).mkdir()
+        rebuilt = build(tmp_path / variant, prices)
+        rebuilt = rebuilt[pd.to_datetime(rebuilt["date"]) <= pd.Timestamp(cut)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(rebuilt, before, check_exact=False, rtol=1e-12, atol=1e-12, obj=variant)

@@ -24,7 +24,6 @@ TABLES = {
     "intermediate.int_market_returns_averaged": ["date"],
     "intermediate.int_returns_regressed": ["ticker", "date"],
     "marts.fct_features": ["ticker", "date"],
-    "marts.fct_alpha158": ["ticker", "date"],
     "marts.fct_labels": ["ticker", "date", "horizon"],
     "marts.fct_prices": ["ticker", "date"],
     "marts.quarantine": ["ticker", "date", "rule"],

@@ -12,7 +12,6 @@ T = "2012-09-28"
 TICKERS = ["AVB", "PXD", "SLG", "C", "FB", "AMZN", "CVX", "DUK", "HD", "MMM", "NFLX", "PEP"]
 TABLES = {
     "marts.fct_features": f"date <= '{T}'",
-    "marts.fct_alpha158": f"date <= '{T}'",
     "marts.fct_labels": f"label_end_date <= '{T}'",
     "marts.fct_training_panel": f"label_end_date <= '{T}'",
     "marts.fct_regime_features": f"date <= '{T}'",
@@ -22,7 +21,7 @@ TABLES = {
     "ml.preds": f"kind = 'oos' and (ticker, date, horizon) in (select (ticker, date, horizon) "
                 f"from marts.fct_labels where label_end_date <= '{T}')",
 }
-KEYS = {"marts.fct_features": ["ticker", "date"], "marts.fct_alpha158": ["ticker", "date"],
+KEYS = {"marts.fct_features": ["ticker", "date"],
         "marts.fct_labels": ["ticker", "date", "horizon"],
         "marts.fct_training_panel": ["ticker", "date", "horizon"], "marts.fct_regime_features": ["date"],
         "marts.quarantine": ["ticker", "date", "rule"], "ml.regimes": ["date"],
