@@ -29,14 +29,13 @@ CHUNK_ROWS = 50_000  # rows computed at a time: bounds the memory of the (rows x
 EPS = 1e-12  # Qlib's guard in denominators
 FLAT = 2e-5  # Qlib leaves R² and correlations NaN where a series' window std is within this of 0
 PAD = max(WINDOWS)
-STAGE = "__fct_alpha158_rows"
 KBAR = ("kmid", "klen", "kmid2", "kup", "kup2", "klow", "klow2", "ksft", "ksft2")
 PRICE = ("open0", "high0", "low0", "vwap0")
 
 
 def _rows_sql(this, incremental: bool) -> str:
     """The rows of int_prices_validated (virtual table `prices`) this run reads, and which are new."""
-    columns = "p.ticker, p.date, p.open, p.high, p.low, p.close, p.volume"
+    columns = "p.ticker, p.date, p.history_days, p.open, p.high, p.low, p.close, p.volume"
     if not incremental:
         return f"select {columns}, true as is_new from prices as p order by p.ticker, p.date"
     last = f"(select coalesce(max(date), date '0001-01-01') from {this})"
@@ -67,43 +66,88 @@ def _window(padded: np.ndarray, n: int, start: int, stop: int) -> np.ndarray:
     return sliding_window_view(padded[start + PAD - n + 1: stop + PAD], n)
 
 
+class _Blocks:
+    """Sums over windows of n bars in O(rows), rounded the same whatever else is in the chunk.
+
+    Each ticker's bars are cut into blocks of n by their absolute position (history_days - 1);
+    a window of n bars ending inside a block is the suffix sum of the block before plus the prefix
+    sum of its own: at most n additions, in an order fixed by the ticker's own bars. So a value
+    depends on no later bar and no other ticker (rule 7 to the last bit), and an incremental run,
+    which reads only each ticker's last bars, gives the same bits as the full build. The rows of a
+    chunk are whole tickers."""
+
+    def __init__(self, position: np.ndarray, first: np.ndarray, n: int) -> None:
+        block, self.offset = np.divmod(position, n)
+        new = first.copy()
+        new[0] = True
+        new[1:] |= block[1:] != block[:-1]
+        self.group = np.cumsum(new) - 1
+        self.n, self.shape = n, (int(self.group[-1]) + 1, n)
+        rows = np.arange(len(position))
+        self.back = np.maximum(rows - n + 1, 0)  # the window's first row (windows not full: masked)
+        self.whole = self.offset == n - 1
+
+    def sum(self, x: np.ndarray) -> np.ndarray:
+        grid = np.zeros(self.shape)
+        grid[self.group, self.offset] = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        prefix = np.cumsum(grid, axis=1)
+        suffix = np.cumsum(grid[:, ::-1], axis=1)[:, ::-1]
+        head = prefix[self.group, self.offset]
+        tail = suffix[self.group[self.back], self.offset[self.back]]
+        return np.where(self.whole, head, tail + head)
+
+
 def _std(w: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    return np.sqrt(((w - mean[:, None]) ** 2).sum(axis=1) / (w.shape[1] - 1))
+    """Sample std per row, two-pass about ``mean`` (an error δ in it adds only n δ² to the sum of
+    squares): exact where the windows are nearly flat, which the FLAT threshold needs."""
+    d = w - mean[:, None]
+    return np.sqrt(np.einsum("ij,ij->i", d, d) / (w.shape[1] - 1))
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _corr(a: np.ndarray, b: np.ndarray, mean_a: np.ndarray | None = None,
+          mean_b: np.ndarray | None = None) -> np.ndarray:
     """Pearson correlation per row; NaN where either row's sample std is within FLAT of 0."""
-    da, db = a - a.mean(axis=1)[:, None], b - b.mean(axis=1)[:, None]
-    ssa, ssb = (da * da).sum(axis=1), (db * db).sum(axis=1)
+    mean_a = a.mean(axis=1) if mean_a is None else mean_a
+    mean_b = b.mean(axis=1) if mean_b is None else mean_b
+    da, db = a - mean_a[:, None], b - mean_b[:, None]
+    ssa, ssb = np.einsum("ij,ij->i", da, da), np.einsum("ij,ij->i", db, db)
     n = a.shape[1]
     flat = (np.sqrt(ssa / (n - 1)) <= FLAT) | (np.sqrt(ssb / (n - 1)) <= FLAT)
-    return np.where(flat, np.nan, (da * db).sum(axis=1) / np.sqrt(ssa * ssb))
+    return np.where(flat, np.nan, np.einsum("ij,ij->i", da, db) / np.sqrt(ssa * ssb))
 
 
-def _ratios(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(gains, losses, net) of the changes in each row over their absolute sum + EPS."""
-    total = np.abs(w).sum(axis=1) + EPS
-    gains, losses = np.maximum(w, 0).sum(axis=1), np.maximum(-w, 0).sum(axis=1)
+def _ratios(gains: np.ndarray, losses: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(gains, losses, net) of the changes in each window over their absolute sum + EPS."""
+    total = total + EPS
     return gains / total, losses / total, (gains - losses) / total
 
 
 def _chunk(s: dict, start: int, stop: int) -> dict[str, np.ndarray]:
-    """Every operator and window for the rows start..stop (NaN where the window is not full)."""
+    """Every operator and window for the rows start..stop (NaN where the window is not full).
+    Sums, means and counts are differences of cumulative sums (O(rows)); standard deviations,
+    correlations and the regression are exact on strided windows (two-pass), as are the order
+    statistics (max, min, their positions, rank, quantiles by partial sort)."""
     rows = slice(start, stop)
     close, volume, pos = s["close"][rows], s["volume"][rows], s["pos"][rows]
     out: dict[str, np.ndarray] = {}
     for n in WINDOWS:
         level_ok, change_ok = pos >= n - 1, pos >= n
+        blocks = _Blocks(s["position"][rows], pos == 0, n)
+
+        def _sum(key: str, n: int, start: int, stop: int) -> np.ndarray:
+            return blocks.sum(s[key][start + PAD: stop + PAD])
+
         c, h, lo, v = (_window(s[k], n, start, stop) for k in ("close_p", "high_p", "low_p", "volume_p"))
-        mean_c = c.mean(axis=1)
+        mean_c = _sum("close_p", n, start, stop) / n
+        mean_v = _sum("volume_p", n, start, stop) / n
         std_c = _std(c, mean_c)
         t = np.arange(n) - (n - 1) / 2
         slope = (c @ t) / (t @ t)
         ss_c = std_c ** 2 * (n - 1)
         high_n, low_n = h.max(axis=1), lo.min(axis=1)
-        ordered = np.sort(c, axis=1)
         arg_high, arg_low = h.argmax(axis=1) + 1, lo.argmin(axis=1) + 1
         last = c[:, -1][:, None]
+        qtlu, qtld = _quantiles(c, (0.8, 0.2))
         levels = {
             "ma": mean_c / close,
             "std": std_c / close,
@@ -112,28 +156,29 @@ def _chunk(s: dict, start: int, stop: int) -> dict[str, np.ndarray]:
             "resi": (close - (mean_c + slope * (n - 1) / 2)) / close,
             "max": high_n / close,
             "min": low_n / close,
-            "qtlu": _quantile(ordered, 0.8) / close,
-            "qtld": _quantile(ordered, 0.2) / close,
+            "qtlu": qtlu / close,
+            "qtld": qtld / close,
             "rank": ((c < last).sum(axis=1) + ((c == last).sum(axis=1) + 1) / 2) / n,
             "rsv": (close - low_n) / (high_n - low_n + EPS),
             "imax": arg_high / n,
             "imin": arg_low / n,
             "imxd": (arg_high - arg_low) / n,
-            "corr": _corr(c, _window(s["log_volume_p"], n, start, stop)),
-            "vma": v.mean(axis=1) / (volume + EPS),
-            "vstd": _std(v, v.mean(axis=1)) / (volume + EPS),
+            "corr": _corr(c, _window(s["log_volume_p"], n, start, stop), mean_c,
+                          _sum("log_volume_p", n, start, stop) / n),
+            "vma": mean_v / (volume + EPS),
+            "vstd": _std(v, mean_v) / (volume + EPS),
         }
-        dc, dv = _window(s["close_change_p"], n, start, stop), _window(s["volume_change_p"], n, start, stop)
-        up, down = (dc > 0).mean(axis=1), (dc < 0).mean(axis=1)
+        up, down = _sum("up_p", n, start, stop) / n, _sum("down_p", n, start, stop) / n
         moves = _window(s["weighted_move_p"], n, start, stop)
-        sump, sumn, sumd = _ratios(dc)
-        vsump, vsumn, vsumd = _ratios(dv)
+        mean_moves = _sum("weighted_move_p", n, start, stop) / n
+        sump, sumn, sumd = _ratios(*(_sum(k, n, start, stop) for k in ("close_gain_p", "close_loss_p", "close_move_p")))
+        vsump, vsumn, vsumd = _ratios(*(_sum(k, n, start, stop) for k in ("volume_gain_p", "volume_loss_p", "volume_move_p")))
         changes = {
             "roc": s["close_p"][start + PAD - n: stop + PAD - n] / close,
             "cord": _corr(_window(s["close_ratio_p"], n, start, stop), _window(s["log_volume_ratio_p"], n, start, stop)),
             "cntp": up, "cntn": down, "cntd": up - down,
             "sump": sump, "sumn": sumn, "sumd": sumd,
-            "wvma": _std(moves, moves.mean(axis=1)) / (moves.mean(axis=1) + EPS),
+            "wvma": _std(moves, mean_moves) / (mean_moves + EPS),
             "vsump": vsump, "vsumn": vsumn, "vsumd": vsumd,
         }
         for name, values in levels.items():
@@ -155,13 +200,20 @@ def _bar(s: dict, rows: slice) -> dict[str, np.ndarray]:
     return {f"a158_{k}": v for k, v in {**kbar, **price}.items()}
 
 
-def _quantile(ordered: np.ndarray, q: float) -> np.ndarray:
-    """Linear-interpolation quantile of rows already sorted (pandas' rolling quantile)."""
-    at = q * (ordered.shape[1] - 1)
-    low = int(np.floor(at))
-    if low == at:
-        return ordered[:, low]
-    return ordered[:, low] + (ordered[:, low + 1] - ordered[:, low]) * (at - low)
+def _quantiles(w: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """Linear-interpolation quantiles of each row (pandas' rolling quantile), from one sort of
+    the rows (measured faster than np.partition on these short rows)."""
+    ordered = np.sort(w, axis=1)
+    n = w.shape[1]
+    out = []
+    for q in qs:
+        at = q * (n - 1)
+        low = int(np.floor(at))
+        if low == at:
+            out.append(ordered[:, low])
+        else:
+            out.append(ordered[:, low] + (ordered[:, low + 1] - ordered[:, low]) * (at - low))
+    return out
 
 
 def _series(data: dict) -> dict[str, np.ndarray]:
@@ -175,20 +227,44 @@ def _series(data: dict) -> dict[str, np.ndarray]:
     open_, close, high, low, volume = (np.asarray(data[k], dtype=np.float64)
                                        for k in ("open", "close", "high", "low", "volume"))
     prev_close, prev_volume = _shift(close, first), _shift(volume, first)
+    close_change, volume_change = close - prev_close, volume - prev_volume
     return {
-        "pos": pos, "open": open_, "high": high, "low": low, "close": close, "volume": volume,
+        "pos": pos, "position": np.asarray(data["history_days"], dtype=np.int64) - 1, "open": open_, "high": high, "low": low, "close": close, "volume": volume,
         "close_p": _padded(close), "high_p": _padded(high), "low_p": _padded(low), "volume_p": _padded(volume),
         "log_volume_p": _padded(np.log(volume + 1)),
-        "close_change_p": _padded(close - prev_close),
-        "volume_change_p": _padded(volume - prev_volume),
+        "up_p": _padded((close_change > 0).astype(np.float64)),
+        "down_p": _padded((close_change < 0).astype(np.float64)),
+        "close_gain_p": _padded(np.maximum(close_change, 0)),
+        "close_loss_p": _padded(np.maximum(-close_change, 0)),
+        "close_move_p": _padded(np.abs(close_change)),
+        "volume_gain_p": _padded(np.maximum(volume_change, 0)),
+        "volume_loss_p": _padded(np.maximum(-volume_change, 0)),
+        "volume_move_p": _padded(np.abs(volume_change)),
         "weighted_move_p": _padded(np.abs(close / prev_close - 1) * volume),
         "close_ratio_p": _padded(close / prev_close),
         "log_volume_ratio_p": _padded(np.log(volume / prev_volume + 1)),
     }
 
 
+def _chunks(pos: np.ndarray, rows: int) -> list[tuple[int, int]]:
+    """(start, stop) of chunks of whole tickers of about ``rows`` rows (one ticker may be more)."""
+    starts = np.flatnonzero(pos == 0)
+    bounds, at = [], 0
+    for start in starts[1:]:
+        if start - at >= rows:
+            bounds.append((at, int(start)))
+            at = int(start)
+    if len(pos):
+        bounds.append((at, len(pos)))
+    return bounds
+
+
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="delete+insert", unique_key="date")
+    import atexit
+    import shutil
+    import tempfile
+
     import pandas as pd
 
     rows = dbt.ref("int_prices_validated").query("prices", _rows_sql(dbt.this, dbt.is_incremental))
@@ -196,20 +272,34 @@ def model(dbt, session):
     series = _series(data)
     is_new = np.asarray(data["is_new"], dtype=bool)
     names = [f"a158_{k}" for k in KBAR + PRICE] + [f"a158_{op}{n}" for op in OPERATORS for n in WINDOWS]
-    session.execute(f"create or replace temp table {STAGE} (ticker varchar, date date, "
-                    + ", ".join(f"{name} double" for name in names) + ")")
+    # Each chunk goes to a Parquet file as it is computed, and the returned relation reads them:
+    # dbt then writes the table once, streaming, in bounded memory (a DataFrame of every row would
+    # hold 1.9 GB on the shared data, a temporary table spills and is copied again). The files go
+    # when dbt exits.
+    folder = tempfile.mkdtemp(prefix="fct_alpha158_")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    files = []
     with np.errstate(divide="ignore", invalid="ignore"):
-        for start in range(0, len(is_new), CHUNK_ROWS):
-            stop = min(start + CHUNK_ROWS, len(is_new))
+        for start, stop in _chunks(series["pos"], CHUNK_ROWS):
             keep = is_new[start:stop]
-            if not keep.any():
+            if not keep.any() and files:
                 continue
             values = _chunk(series, start, stop)
             chunk = pd.DataFrame({"ticker": data["ticker"][start:stop][keep],
                                   "date": data["date"][start:stop][keep],
-                                  **{k: v[keep] for k, v in values.items()}})
+                                  **{k: values[k][keep] for k in names}}, copy=False)
+            path = f"{folder}/{len(files):05d}.parquet"
             session.register("__alpha158_chunk", chunk)
-            session.execute(f"insert into {STAGE} select ticker, cast(date as date), * exclude (ticker, date) "
-                            "from __alpha158_chunk")
+            session.execute(f"copy (select ticker::varchar as ticker, date::date as date, * exclude (ticker, date) "
+                            f"from __alpha158_chunk) to '{path}' (format parquet, compression uncompressed)")
             session.unregister("__alpha158_chunk")
-    return session.table(STAGE)
+            files.append(path)
+    if not files:  # no rows at all: an empty file of the table's columns
+        empty = pd.DataFrame({"ticker": np.array([], dtype=object), "date": np.array([], dtype="datetime64[D]"),
+                              **{k: np.array([], dtype=np.float64) for k in names}})
+        session.register("__alpha158_chunk", empty)
+        files.append(f"{folder}/empty.parquet")
+        session.execute(f"copy (select ticker::varchar as ticker, date::date as date, * exclude (ticker, date) "
+                        f"from __alpha158_chunk) to '{files[0]}' (format parquet)")
+        session.unregister("__alpha158_chunk")
+    return session.read_parquet(files)
