@@ -25,7 +25,7 @@ OPERATORS = ("roc", "ma", "std", "beta", "rsqr", "resi", "max", "min", "qtlu", "
              "imax", "imin", "imxd", "corr", "cord", "cntp", "cntn", "cntd", "sump", "sumn", "sumd",
              "vma", "vstd", "wvma", "vsump", "vsumn", "vsumd")
 LOOKBACK_BARS = 70  # the longest window, 60 one-bar changes, needs 61
-CHUNK_ROWS = 50_000  # rows computed at a time: bounds the memory of the (rows x 60) temporaries
+CHUNK_ROWS = 25_000  # rows computed at a time (whole tickers): bounds the memory of the (rows x 60) temporaries
 EPS = 1e-12  # Qlib's guard in denominators
 FLAT = 2e-5  # Qlib leaves R² and correlations NaN where a series' window std is within this of 0
 PAD = max(WINDOWS)
@@ -259,11 +259,30 @@ def _chunks(pos: np.ndarray, rows: int) -> list[tuple[int, int]]:
     return bounds
 
 
+def _write_chunks(cursor, pending, failed: list) -> None:
+    """Write each (DataFrame, path) from ``pending`` to a Parquet file until None arrives. Double
+    columns: no dictionary (it would be built and dropped for every column of distinct values)."""
+    while (item := pending.get()) is not None:
+        if failed:
+            continue
+        chunk, path = item
+        try:
+            cursor.register("__alpha158_chunk", chunk)
+            cursor.execute(f"copy (select ticker::varchar as ticker, date::date as date, * exclude (ticker, date) "
+                           f"from __alpha158_chunk) to '{path}' "
+                           "(format parquet, compression uncompressed, dictionary_size_limit 1)")
+            cursor.unregister("__alpha158_chunk")
+        except BaseException as error:  # raised in the model's thread
+            failed.append(error)
+
+
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="delete+insert", unique_key="date")
     import atexit
+    import queue
     import shutil
     import tempfile
+    import threading
 
     import pandas as pd
 
@@ -274,32 +293,39 @@ def model(dbt, session):
     names = [f"a158_{k}" for k in KBAR + PRICE] + [f"a158_{op}{n}" for op in OPERATORS for n in WINDOWS]
     # Each chunk goes to a Parquet file as it is computed, and the returned relation reads them:
     # dbt then writes the table once, streaming, in bounded memory (a DataFrame of every row would
-    # hold 1.9 GB on the shared data, a temporary table spills and is copied again). The files go
-    # when dbt exits.
+    # hold 1.9 GB on the shared data, a temporary table spills and is copied again). A second
+    # cursor writes a chunk while numpy computes the next (DuckDB and most of numpy release the
+    # GIL); at most one chunk waits. The files go when dbt exits.
     folder = tempfile.mkdtemp(prefix="fct_alpha158_")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    files = []
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for start, stop in _chunks(series["pos"], CHUNK_ROWS):
-            keep = is_new[start:stop]
-            if not keep.any() and files:
-                continue
-            values = _chunk(series, start, stop)
-            chunk = pd.DataFrame({"ticker": data["ticker"][start:stop][keep],
-                                  "date": data["date"][start:stop][keep],
-                                  **{k: values[k][keep] for k in names}}, copy=False)
-            path = f"{folder}/{len(files):05d}.parquet"
-            session.register("__alpha158_chunk", chunk)
-            session.execute(f"copy (select ticker::varchar as ticker, date::date as date, * exclude (ticker, date) "
-                            f"from __alpha158_chunk) to '{path}' (format parquet, compression uncompressed)")
-            session.unregister("__alpha158_chunk")
-            files.append(path)
-    if not files:  # no rows at all: an empty file of the table's columns
-        empty = pd.DataFrame({"ticker": np.array([], dtype=object), "date": np.array([], dtype="datetime64[D]"),
-                              **{k: np.array([], dtype=np.float64) for k in names}})
-        session.register("__alpha158_chunk", empty)
-        files.append(f"{folder}/empty.parquet")
-        session.execute(f"copy (select ticker::varchar as ticker, date::date as date, * exclude (ticker, date) "
-                        f"from __alpha158_chunk) to '{files[0]}' (format parquet)")
-        session.unregister("__alpha158_chunk")
+    files: list[str] = []
+    pending: queue.Queue = queue.Queue(maxsize=1)
+    failed: list[BaseException] = []
+    writer = threading.Thread(target=_write_chunks, args=(session.cursor(), pending, failed), daemon=True)
+    writer.start()
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for start, stop in _chunks(series["pos"], CHUNK_ROWS):
+                keep = is_new[start:stop]
+                if not keep.any() and files:
+                    continue
+                if failed:
+                    break
+                values = _chunk(series, start, stop)
+                chunk = pd.DataFrame({"ticker": data["ticker"][start:stop][keep],
+                                      "date": data["date"][start:stop][keep],
+                                      **{k: values[k][keep] for k in names}}, copy=False)
+                del values
+                files.append(f"{folder}/{len(files):05d}.parquet")
+                pending.put((chunk, files[-1]))
+            if not files:  # no rows at all: an empty file of the table's columns
+                files.append(f"{folder}/empty.parquet")
+                pending.put((pd.DataFrame({"ticker": np.array([], dtype=object),
+                                           "date": np.array([], dtype="datetime64[D]"),
+                                           **{k: np.array([], dtype=np.float64) for k in names}}), files[-1]))
+    finally:
+        pending.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
     return session.read_parquet(files)
