@@ -8,10 +8,15 @@ Every window holds the ticker's last n valid bars (int_prices_validated ordered 
 NULL until those bars exist; operators on one-bar changes (close - previous close, ...) need n
 changes, so n + 1 bars. Only the bar and earlier bars enter a window. Formulas: the model's yml.
 
+Built only when the dbt var alpha158 is on (dbt_project.yml: tradepipe.toml's [training]
+feature_set alpha158 or all); with the base feature set no build pays for it.
+
 Why Python: as DuckDB window aggregates over ROWS frames these need about 185 windows, at about
-0.6 s each on the full shared data (1.5M rows, 2 threads): some 95 s for the model. Here each
-window is a strided view of the sorted columns and every operator a vectorised reduction over it.
-The bar features are here too, so the mart is written once (no join of two 1.5M-row tables).
+0.6 s each on the full shared data (1.5M rows, 2 threads): some 95 s for the model. Here sums,
+means and counts over a window are block prefix/suffix sums (O(rows), see _Blocks); standard
+deviations, correlations, the regression and the order statistics are vectorised reductions over
+strided views of the sorted columns, exact (two-pass). The bar features are here too, so the mart
+is written once (no join of two 1.5M-row tables). Figures: bench/README.md.
 
 Incremental like the SQL models (macros/incremental.sql): only dates after the last built one,
 from each ticker's last LOOKBACK_BARS valid bars.
