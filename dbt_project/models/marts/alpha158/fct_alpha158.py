@@ -138,13 +138,10 @@ def _chunk(s: dict, start: int, stop: int) -> dict[str, np.ndarray]:
     for n in WINDOWS:
         level_ok, change_ok = pos >= n - 1, pos >= n
         blocks = _Blocks(s["position"][rows], pos == 0, n)
-
-        def _sum(key: str, n: int, start: int, stop: int) -> np.ndarray:
-            return blocks.sum(s[key][start + PAD: stop + PAD])
-
+        unpadded = slice(start + PAD, stop + PAD)
         c, h, lo, v = (_window(s[k], n, start, stop) for k in ("close_p", "high_p", "low_p", "volume_p"))
-        mean_c = _sum("close_p", n, start, stop) / n
-        mean_v = _sum("volume_p", n, start, stop) / n
+        mean_c = blocks.sum(s["close_p"][unpadded]) / n
+        mean_v = blocks.sum(s["volume_p"][unpadded]) / n
         std_c = _std(c, mean_c)
         t = np.arange(n) - (n - 1) / 2
         slope = (c @ t) / (t @ t)
@@ -169,15 +166,15 @@ def _chunk(s: dict, start: int, stop: int) -> dict[str, np.ndarray]:
             "imin": arg_low / n,
             "imxd": (arg_high - arg_low) / n,
             "corr": _corr(c, _window(s["log_volume_p"], n, start, stop), mean_c,
-                          _sum("log_volume_p", n, start, stop) / n),
+                          blocks.sum(s["log_volume_p"][unpadded]) / n),
             "vma": mean_v / (volume + EPS),
             "vstd": _std(v, mean_v) / (volume + EPS),
         }
-        up, down = _sum("up_p", n, start, stop) / n, _sum("down_p", n, start, stop) / n
+        up, down = blocks.sum(s["up_p"][unpadded]) / n, blocks.sum(s["down_p"][unpadded]) / n
         moves = _window(s["weighted_move_p"], n, start, stop)
-        mean_moves = _sum("weighted_move_p", n, start, stop) / n
-        sump, sumn, sumd = _ratios(*(_sum(k, n, start, stop) for k in ("close_gain_p", "close_loss_p", "close_move_p")))
-        vsump, vsumn, vsumd = _ratios(*(_sum(k, n, start, stop) for k in ("volume_gain_p", "volume_loss_p", "volume_move_p")))
+        mean_moves = blocks.sum(s["weighted_move_p"][unpadded]) / n
+        sump, sumn, sumd = _ratios(*(blocks.sum(s[k][unpadded]) for k in ("close_gain_p", "close_loss_p", "close_move_p")))
+        vsump, vsumn, vsumd = _ratios(*(blocks.sum(s[k][unpadded]) for k in ("volume_gain_p", "volume_loss_p", "volume_move_p")))
         changes = {
             "roc": s["close_p"][start + PAD - n: stop + PAD - n] / close,
             "cord": _corr(_window(s["close_ratio_p"], n, start, stop), _window(s["log_volume_ratio_p"], n, start, stop)),
