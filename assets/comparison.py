@@ -129,7 +129,7 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
     optimizer. The selection report goes to $TRADEPIPE_HOME/reports/model_selection/<date>/."""
     started = time.perf_counter()
     # the champion's training recipe: windows (lowered for a short panel as model_training does),
-    # target, label, normalization and feature selection
+    # target, label, normalization, feature selection and feature set
     spec = training.TrainingSpec(
         horizon=config.horizon, train_days=value("training.train_days"), test_days=value("training.test_days"),
         target=value("training.target"), label_price=value("training.label_price"),
@@ -137,7 +137,8 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
         max_features=value("training.max_features"), expanding=value("training.expanding"))
     candidates = _candidates(config.candidates)
     with settings.warehouse(read_only=True) as con:
-        panel = marts.training_panel(con, config.horizon, label_price=spec.label_price)
+        panel = marts.training_panel(con, config.horizon, feature_set=value("training.feature_set"),
+                                     label_price=spec.label_price)
         regimes_first = regime_tables.first_date(con)
         dates = np.sort(pd.to_datetime(panel["date"]).unique())
         compared = dates[dates >= np.datetime64(pd.Timestamp(regimes_first))][-config.compare_days:]

@@ -31,7 +31,7 @@ from pydantic import Field
 
 from assets.resources import TradepipeSettings
 from assets.warehouse import builds as dbt_builds
-from ml.config import label_horizons, setting, settings
+from ml.config import label_horizons, setting, settings, uses_alpha158
 
 # dbt from the same environment as this interpreter, whether or not that environment is activated.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -75,7 +75,10 @@ translator = TradepipeDbtTranslator(settings=DagsterDbtTranslatorSettings(enable
 
 class DbtBuildConfig(dg.Config):
     """The dbt vars, passed to every build; defaults from tradepipe.toml's [dbt] (dbt_project.yml
-    repeats them only for standalone dbt). The label horizons always include the config's horizon."""
+    repeats them only for standalone dbt). The label horizons always include the config's horizon.
+    The var ``alpha158`` (marts.fct_alpha158 enabled) is not run config: it follows the config's
+    ``[training] feature_set`` as the manifest does (`make setup` parses with the same vars), so
+    the dbt assets and the models a build runs stay the same."""
 
     label_horizons: list[int] = setting("dbt.label_horizons")
     macro_publication_lag_days: int = setting("dbt.macro_publication_lag_days")
@@ -91,6 +94,7 @@ class DbtBuildConfig(dg.Config):
     def dbt_vars(self) -> dict[str, Any]:
         dbt_vars = {k: v for k, v in self.model_dump().items() if k != "full_refresh"}
         dbt_vars["label_horizons"] = label_horizons(self.label_horizons, settings().horizon)
+        dbt_vars["alpha158"] = uses_alpha158(settings().training.feature_set)
         return dbt_vars
 
 

@@ -41,6 +41,7 @@ class TrainingConfig(dg.Config):
     feature_selection: str = setting("training.feature_selection")
     max_features: int = setting("training.max_features")
     expanding: bool = setting("training.expanding")
+    feature_set: str = setting("training.feature_set")
     params: str = setting("training.params")
     train_days: int = setting("training.train_days")
     test_days: int = setting("training.test_days")
@@ -90,7 +91,7 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
         reg = registry_table.load(con)
         champion = registry.current_champion(reg, config.horizon)
         spec = config.spec(champion)
-        panel = marts.training_panel(con, config.horizon, spec.features, spec.label_price)
+        panel = marts.training_panel(con, config.horizon, spec.features, config.feature_set, spec.label_price)
     spec, adapted = fit_windows(spec, panel, context)
     due, why = registry.retrain_due(champion, panel["label_end_date"], min_new_rows=config.min_new_rows,
                                     force=config.force)

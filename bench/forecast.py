@@ -45,6 +45,10 @@ RECIPES: dict[str, dict] = {
     "mi_20": {"feature_selection": "mutual_info", "max_features": 20},
     "gain_20": {"feature_selection": "lightgbm", "max_features": 20},
     "expanding": {"expanding": True},
+    # needs marts.fct_alpha158 in the warehouse (a build with [training] feature_set alpha158 or all)
+    "all_features_close": {"feature_set": "all", "label_price": "close"},
+    "all_features_close_mi_40": {"feature_set": "all", "label_price": "close", "feature_selection": "mutual_info",
+                                 "max_features": 40},
 }
 
 
@@ -82,9 +86,13 @@ def run_one(warehouse: str, recipe: str, test: bool) -> dict:
     from assets.warehouse import marts
     from ml import training
 
-    spec = configured_spec(**RECIPES[recipe])
+    from ml.config import value
+
+    overrides = dict(RECIPES[recipe])
+    feature_set = overrides.pop("feature_set", value("training.feature_set"))
+    spec = configured_spec(**overrides)
     with duckdb.connect(warehouse, read_only=True) as con:
-        panel = marts.training_panel(con, HORIZON, spec.features, spec.label_price)
+        panel = marts.training_panel(con, HORIZON, spec.features, feature_set=feature_set, label_price=spec.label_price)
         labels = con.execute("select ticker, date, fwd_excess_return_close as label from marts.fct_labels "
                              "where horizon = ?", [HORIZON]).df()
     labels["date"] = pd.to_datetime(labels["date"])
@@ -92,7 +100,8 @@ def run_one(warehouse: str, recipe: str, test: bool) -> dict:
     result = training.walk_forward(panel, spec)
     seconds = time.perf_counter() - started
     preds = result.predictions[["ticker", "date", "yhat"]].assign(date=lambda f: pd.to_datetime(f["date"]))
-    out = {"recipe": recipe, "spec": {k: v for k, v in spec.__dict__.items() if k != "params"} | {"params": spec.params},
+    out = {"recipe": recipe, "feature_set": feature_set,
+           "spec": {k: v for k, v in spec.__dict__.items() if k != "params"} | {"params": spec.params},
            "panel_rows": len(panel), "features": len(result.models[0].features) if result.models else 0,
            "folds": len(result.folds), "walk_forward_s": seconds, "choosing": score(preds, labels, CHOOSING)}
     if test:

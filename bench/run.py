@@ -269,6 +269,19 @@ def run_case(case: str, work: Path, project: Path, repeat: int) -> CaseResult:
     print(f"   dbt parse (cold) {parse.wall_s:.2f}s; dbt run 1 model {one.wall_s:.2f}s "
           f"(node {node_s:.2f}s)", flush=True)
 
+    # marts.fct_alpha158, which the build above leaves out (feature_set base): built alone from
+    # the build's int_prices_validated, as a build with feature_set alpha158 or all runs it.
+    target_a158 = work / "target_alpha158"
+    a158 = dbt_child(["run", "--select", "fct_alpha158", "--full-refresh", "--vars", json.dumps({"alpha158": True})],
+                     project, warehouse, target_a158, work / "dbt_alpha158.log")
+    a158_node_s = sum(n["seconds"] for n in read_run_results(target_a158).get("nodes", []))
+    result.stages.append(stage(case, "fct_alpha158 full build", a158, rows, ok=a158.returncode == 0,
+                               note=f"rc={a158.returncode}; node {a158_node_s:.1f}s (the rest: dbt start-up and "
+                                    "parse with var alpha158 on)"))
+    report(result.stages[-1])
+    if a158.returncode != 0:
+        print(tail(a158.log), flush=True)
+
     if case in MODEL_CASES:
         result.models = {}
         for name in ("regime", "lightgbm", "ridge", "backtest"):

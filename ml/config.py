@@ -78,6 +78,9 @@ class Training(_Table):
     max_features: int = Field(ge=0, description="Columns feature_selection keeps (0: every column).")
     expanding: bool = Field(description=(
         "Train on every date before the test window instead of the last train_days."))
+    feature_set: Literal["base", "alpha158", "all"] = Field(description=(
+        "Feature columns a new model is trained on (and then scored with): 'base' (the columns of "
+        "marts.fct_features), 'alpha158' (the 158 of marts.fct_alpha158) or 'all' (both)."))
     train_days: int = Field(ge=1, description="Training window in trading days (rolling).")
     test_days: int = Field(ge=1, description="Test window and retrain step in trading days (63 = quarterly).")
     champion_tolerance: float = Field(ge=0, description=(
@@ -297,10 +300,18 @@ class Config(_Table):
         return node
 
     def dbt_vars(self) -> dict[str, Any]:
-        """The dbt vars, with ``horizon`` added to ``label_horizons`` when it is not there."""
+        """The dbt vars, with ``horizon`` added to ``label_horizons`` when it is not there, and
+        ``alpha158`` (build marts.fct_alpha158) true when ``training.feature_set`` needs it."""
         dbt_vars = self.dbt.model_dump()
         dbt_vars["label_horizons"] = label_horizons(self.dbt.label_horizons, self.horizon)
+        dbt_vars["alpha158"] = uses_alpha158(self.training.feature_set)
         return dbt_vars
+
+
+def uses_alpha158(feature_set: str) -> bool:
+    """Whether the feature set ``feature_set`` needs marts.fct_alpha158 (the dbt var ``alpha158``
+    enables the model only then: a build with the base features does not pay for it)."""
+    return feature_set != "base"
 
 
 def label_horizons(horizons: list[int], horizon: int) -> list[int]:

@@ -9,15 +9,26 @@ import duckdb
 import pandas as pd
 
 from assets.warehouse.connection import frame, ident, scalar
-from ml.training import default_features
+from ml.training import default_features, feature_set_columns
 
 
 def features_on(con: duckdb.DuckDBPyConnection, day: pd.Timestamp, columns: Sequence[str] | None = None,
                 in_universe: bool = False) -> pd.DataFrame:
-    """marts.fct_features of one date (all columns, or ``columns``; only in-universe rows if asked)."""
+    """marts.fct_features of one date with its marts.fct_alpha158 columns when that table is built
+    (all columns, or ``columns``; only in-universe rows if asked): every feature a model may have
+    been trained on."""
     cols = "*" if columns is None else ", ".join(ident(c) for c in columns)
     where = "date = ?" + (" and in_universe" if in_universe else "")
-    return frame(con, f"select {cols} from marts.fct_features where {where} order by ticker", [day.date()])
+    alpha158 = "left join marts.fct_alpha158 using (ticker, date)" if has_alpha158(con) else ""
+    return frame(con, f"select {cols} from marts.fct_features {alpha158} where {where} order by ticker",
+                 [day.date()])
+
+
+def has_alpha158(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether marts.fct_alpha158 exists: dbt builds it only for the feature sets that use it
+    (the dbt var ``alpha158``, from ``[training] feature_set``)."""
+    return bool(scalar(con, "select count(*) from duckdb_tables() where database_name = current_database() "
+                            "and schema_name = 'marts' and table_name = 'fct_alpha158'"))
 
 
 def features_span(con: duckdb.DuckDBPyConnection) -> tuple:
@@ -140,19 +151,20 @@ def coverage(con: duckdb.DuckDBPyConnection, day: pd.Timestamp | None) -> dict:
 
 
 def training_panel(con: duckdb.DuckDBPyConnection, horizon: int, features: Sequence[str] | None = None,
-                   label_price: str = "open") -> pd.DataFrame:
+                   feature_set: str = "base", label_price: str = "open") -> pd.DataFrame:
     """One horizon of the training panel for ml.training.walk_forward, lean: the keys, the labels
-    and the feature columns (``features``, default ml.training.default_features of
-    marts.fct_training_panel), features as float32 (model precision): about half the memory of
-    ``select *``.
+    and the feature columns (``features``, default the ``feature_set`` columns of
+    ml.training.default_features of marts.fct_training_panel: see ml.training.feature_set_columns),
+    features as float32 (model precision): about half the memory of ``select *``.
 
     The label is ``label_price``'s (fct_labels: 'open' fwd_return, 'close' fwd_return_close),
     returned as fwd_return / fwd_excess_return. Rows are every in-universe row of
-    marts.fct_features up to the last labelled date, labelled or not: a per-date feature
-    normalization then sees the names that date would have scored, not only those whose label
-    later turned out to exist (rows without a label are predicted, never trained on)."""
+    marts.fct_features (with its marts.fct_alpha158 columns when built) up to the last labelled
+    date, labelled or not: a per-date feature normalization then sees the names that date would
+    have scored, not only those whose label later turned out to exist (rows without a label are
+    predicted, never trained on)."""
     empty = frame(con, "select * from marts.fct_training_panel limit 0")
-    names = list(features) if features is not None else list(default_features(empty))
+    names = list(features) if features is not None else list(feature_set_columns(default_features(empty), feature_set))
     missing = [f for f in names if f not in empty.columns]
     if missing:
         raise ValueError(f"marts.fct_training_panel has no feature columns {missing}")
@@ -160,9 +172,11 @@ def training_panel(con: duckdb.DuckDBPyConnection, horizon: int, features: Seque
     columns = ", ".join(["f.ticker", "f.date", "?::integer as horizon", "l.label_end_date",
                          f"l.fwd_return{suffix} as fwd_return", f"l.fwd_excess_return{suffix} as fwd_excess_return"]
                         + [f"cast(f.{ident(f)} as float) as {ident(f)}" for f in names])
+    alpha158 = "left join marts.fct_alpha158 using (ticker, date)" if has_alpha158(con) else ""
     return frame(con, f"""
-        with labels as (select * from marts.fct_labels where horizon = ?)
+        with labels as (select * from marts.fct_labels where horizon = ?),
+        f as (select * from marts.fct_features {alpha158}
+              where in_universe and date <= (select max(date) from labels))
         select {columns}
-        from marts.fct_features f left join labels l on l.ticker = f.ticker and l.date = f.date
-        where f.in_universe and f.date <= (select max(date) from labels)
+        from f left join labels l on l.ticker = f.ticker and l.date = f.date
         order by f.date, f.ticker""", [horizon, horizon])

@@ -22,8 +22,9 @@ SCHEMAS = ("marts", "ml", "trading")
 _CATALOG = re.compile(r'\b"?warehouse"?\.')
 
 
-# Tables of incremental dbt models: after an incremental build only their recent dates change.
-INCREMENTAL_MARTS = ("fct_features", "fct_prices", "fct_labels")
+# Tables of incremental dbt models: after an incremental build only their recent dates change
+# (fct_alpha158 only where the feature set builds it).
+INCREMENTAL_MARTS = ("fct_features", "fct_prices", "fct_labels", "fct_alpha158")
 PUBLISHED_DDL = ("create table if not exists ops.published (build_id bigint, build_started_at timestamp, "
                  "prices_through date, mode varchar, published_at timestamp)")
 
@@ -145,7 +146,13 @@ def _refresh_incremental_marts(con: duckdb.DuckDBPyConnection, previous_through)
                                 where date <= ? order by date desc limit ?)""",
                          [previous_through, previous_through, int(horizon) + 5]).fetchone()[0]
     kept = set()
+    here = {t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'marts' "
+                                      "and database_name = current_database()").fetchall()}
+    there = {t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'marts' "
+                                       "and database_name = 'src'").fetchall()}
     for table in INCREMENTAL_MARTS:
+        if table not in here or table not in there:  # a model not built (fct_alpha158): copied whole or dropped
+            continue
         con.execute(f"delete from marts.{table} where date >= ?", [cutoff])
         con.execute(f"insert into marts.{table} select * from src.marts.{table} where date >= ?", [cutoff])
         kept.add(("marts", table))

@@ -38,10 +38,12 @@ from ml.training.registry import (
     retrain_due,
 )
 from ml.training.spec import (
+    FEATURE_SETS,
     NON_FEATURE_COLUMNS,
     TARGETS,
     TrainingSpec,
     default_features,
+    feature_set_columns,
 )
 from ml.training.targets import make_target
 from ml.training.walk_forward import (
@@ -54,6 +56,8 @@ from ml.training.walk_forward import (
 from ml.training.walk_forward_split import WalkForwardSplit
 
 __all__ = [
+    "FEATURE_SETS",
+    "feature_set_columns",
     "available_models",
     "code_version",
     "current_champion",

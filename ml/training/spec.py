@@ -271,3 +271,33 @@ def default_features(panel: pd.DataFrame) -> tuple[str, ...]:
             continue
         out.append(str(name))
     return tuple(out)
+
+
+FEATURE_SETS: tuple[str, ...] = ("base", "alpha158", "all")
+"""Feature sets a model can be trained on (``[training] feature_set``)."""
+
+ALPHA158_PREFIX = "a158_"
+"""Prefix of the columns of ``marts.fct_alpha158`` (Qlib's Alpha158 names in lower case)."""
+
+ALPHA158_COUNT = 158
+
+
+def feature_set_columns(columns: Sequence[str], feature_set: str) -> tuple[str, ...]:
+    """The feature columns of ``feature_set`` among default feature columns ``columns``.
+
+    ``"base"`` keeps the columns of ``marts.fct_features`` (no ``a158_`` prefix),
+    ``"alpha158"`` the 158 Alpha158 columns, ``"all"`` both; order is kept.
+
+    Examples
+    --------
+    >>> feature_set_columns(["ret_5d", "a158_kmid"], "base")
+    ('ret_5d',)
+    """
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"feature_set must be one of {FEATURE_SETS}, got {feature_set!r}")
+    alpha = tuple(c for c in columns if c.startswith(ALPHA158_PREFIX))
+    if feature_set != "base" and len(alpha) != ALPHA158_COUNT:
+        raise ValueError(f"feature_set {feature_set!r} needs the {ALPHA158_COUNT} Alpha158 columns "
+                         f"({ALPHA158_PREFIX}*), the panel has {len(alpha)}: build marts.fct_alpha158")
+    base = tuple(c for c in columns if not c.startswith(ALPHA158_PREFIX))
+    return {"base": base, "alpha158": alpha, "all": base + alpha}[feature_set]

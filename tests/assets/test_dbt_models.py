@@ -2,14 +2,19 @@
 quarantine rule firing on its crafted bar, labels and the as-of macro lag."""
 
 import os
+import json
 import re
+import shutil
 import subprocess
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from assets.dbt import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from assets.warehouse import marts
+from ml.config import load_config
 from tests.helpers import query
 
 DAYS = pd.bdate_range("2020-01-01", periods=120)
@@ -160,3 +165,46 @@ def test_dbt_unit_tests_pass(tiny_home):
     assert done.returncode == 0, done.stdout[-3000:]
     summary = re.search(r"PASS=(\d+) WARN=\d+ ERROR=(\d+)", done.stdout)
     assert summary and int(summary.group(1)) >= 5 and summary.group(2) == "0", done.stdout[-2000:]
+
+
+def test_the_base_feature_set_builds_no_alpha158(built):
+    """With the default [training] feature_set (base) the dbt var alpha158 is off: no
+    marts.fct_alpha158, no Alpha158 columns in the panel, and the readers do without them."""
+    home, _ = built
+    assert load_config(None).dbt_vars()["alpha158"] is False
+    tables = query(home, "select table_name from duckdb_tables() where schema_name = 'marts'").table_name.tolist()
+    assert "fct_features" in tables and "fct_alpha158" not in tables
+    panel = query(home, "select * from marts.fct_training_panel limit 0")
+    assert not [c for c in panel.columns if c.startswith("a158_")]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        day = pd.Timestamp(con.execute("select max(date) from marts.fct_features").fetchone()[0])
+        assert not marts.has_alpha158(con)
+        assert len(marts.features_on(con, day)) > 0
+
+
+def test_a_feature_set_with_alpha158_builds_it_into_the_panel(built, tmp_path):
+    """feature_set = "all": the var alpha158 enables marts.fct_alpha158 and the training panel
+    joins its 158 columns (dbt on a copy of the tiny market's warehouse, only these two models)."""
+    home, _ = built
+    config = tmp_path / "all.toml"
+    config.write_text('[training]\nfeature_set = "all"\n')
+    dbt_vars = load_config(config).dbt_vars()
+    assert dbt_vars["alpha158"] is True
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(home / "warehouse.duckdb", warehouse)
+    env = {**os.environ, "TRADEPIPE_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    done = subprocess.run([DBT_EXECUTABLE, "run", "--select", "fct_alpha158", "fct_training_panel",
+                           "--vars", json.dumps(dbt_vars), "--target-path", str(tmp_path / "target"),
+                           "--log-path", str(tmp_path / "logs")], cwd=DBT_PROJECT_DIR, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert marts.has_alpha158(con)
+        assert con.execute("select count(*) from marts.fct_alpha158").fetchone()[0] \
+            == con.execute("select count(*) from marts.fct_features").fetchone()[0]
+        panel = marts.training_panel(con, 5, feature_set="all")
+        alpha = [c for c in panel.columns if c.startswith("a158_")]
+        assert len(alpha) == 158
+        assert con.execute("select count(a158_ma5) from marts.fct_alpha158").fetchone()[0] > 0  # the panel: no universe here
+        day = pd.Timestamp(con.execute("select max(date) from marts.fct_features").fetchone()[0])
+        assert "a158_ma60" in marts.features_on(con, day).columns

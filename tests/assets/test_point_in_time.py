@@ -21,7 +21,8 @@ TABLES = {
     "ml.preds": f"kind = 'oos' and (ticker, date, horizon) in (select (ticker, date, horizon) "
                 f"from marts.fct_labels where label_end_date <= '{T}')",
 }
-KEYS = {"marts.fct_features": ["ticker", "date"], "marts.fct_labels": ["ticker", "date", "horizon"],
+KEYS = {"marts.fct_features": ["ticker", "date"],
+        "marts.fct_labels": ["ticker", "date", "horizon"],
         "marts.fct_training_panel": ["ticker", "date", "horizon"], "marts.fct_regime_features": ["date"],
         "marts.quarantine": ["ticker", "date", "rule"], "ml.regimes": ["date"],
         "ml.preds": ["ticker", "date", "horizon"]}

@@ -141,6 +141,14 @@ def test_label_horizons_always_include_the_horizon(tmp_path):
                        ).dbt_vars()["label_horizons"] == [1, 20]
 
 
+def test_the_alpha158_var_follows_the_feature_set(tmp_path):
+    """marts.fct_alpha158 is built (dbt var alpha158) only for the feature sets that use it."""
+    assert load_config(None).dbt_vars()["alpha158"] is False
+    for feature_set, built in (("base", False), ("alpha158", True), ("all", True)):
+        path = _write(tmp_path, f'[training]\nfeature_set = "{feature_set}"\n')
+        assert load_config(path).dbt_vars()["alpha158"] is built
+
+
 def test_dbt_project_vars_equal_the_config():
     """dbt_project.yml keeps the vars for standalone dbt (dbt parse, dbt build by hand); every
     Dagster build passes the config's, so the two must not differ."""
