@@ -46,7 +46,8 @@ def score_latest(
     Raises
     ------
     ValueError
-        Several dates, duplicate tickers, missing feature columns, models of
+        Several dates, duplicate tickers, missing feature columns, a feature
+        with no value for any name of the date (its table was not built), models of
         another horizon, or a model / calibrator trained with labels from
         after the scored date (look-ahead).
     """
@@ -66,6 +67,13 @@ def score_latest(
         dupes = frame.loc[frame["ticker"].duplicated(), "ticker"].tolist()[:5]
         raise ValueError(f"duplicate tickers in the features frame: {dupes}")
     frame = frame.sort_values("ticker", kind="stable")
+    present = [f for f in model.features if f in frame.columns]
+    empty = [f for f in present if frame[f].isna().all()]
+    if empty:
+        raise ValueError(
+            f"feature columns {empty[:5]}{' ...' if len(empty) > 5 else ''} ({len(empty)} of {len(model.features)}) "
+            f"of model {model.model_id} have no value for any name on {date.date()}: their table was not built "
+            f"for that date (marts.fct_alpha158 is built only when [training] feature_set uses it)")
     for m in (model, *history_models):
         if m.horizon != model.horizon:
             raise ValueError(f"model {m.model_id} has horizon {m.horizon}, not {model.horizon}")

@@ -456,6 +456,10 @@ def test_score_latest_errors(panel: pd.DataFrame, results: dict) -> None:
         score_latest(final, live, calibrator=late_cal)
     with pytest.raises(ValueError, match="duplicate tickers"):
         score_latest(final, pd.concat([live, live]))
+    # a feature table not built for the date (every value missing) is an error, not NaN inputs
+    with pytest.raises(ValueError, match=r"feature columns \['f3'\] \(1 of 5\) .* have no value for any name"):
+        score_latest(final, live.assign(f3=np.nan))
+    score_latest(final, live.assign(f3=np.where(np.arange(len(live)) == 0, np.nan, live["f3"])))  # one missing: fine
 
 
 def test_fit_prob_up_calibrator_window(results: dict) -> None:
