@@ -31,6 +31,7 @@ from pydantic import Field
 
 from assets.resources import TradepipeSettings
 from assets.warehouse import builds as dbt_builds
+from assets.warehouse import marts
 from ml.config import label_horizons, setting, settings, uses_alpha158
 
 # dbt from the same environment as this interpreter, whether or not that environment is activated.
@@ -187,6 +188,11 @@ def dbt_models(
         finally:
             console.finish()
         status = "succeeded" if plan.mode == "incremental" or every_model else "partial"
+        if not dbt_vars["alpha158"]:
+            with settings.warehouse() as con:
+                if marts.drop_stale_alpha158(con):
+                    context.log.info("dropped marts.fct_alpha158: the configured feature set "
+                                     f"({settings().training.feature_set}) does not build it, so it would go stale")
     finally:
         with settings.warehouse() as con:
             dbt_builds.record_end(con, build_id, status)

@@ -31,6 +31,16 @@ def has_alpha158(con: duckdb.DuckDBPyConnection) -> bool:
                             "and schema_name = 'marts' and table_name = 'fct_alpha158'"))
 
 
+def drop_stale_alpha158(con: duckdb.DuckDBPyConnection) -> bool:
+    """Drop marts.fct_alpha158 after a build that did not maintain it (dbt var ``alpha158`` false):
+    left in place it would stop at its last build's date while scoring, the training panel and the
+    analytics copy still read it. Whether it was there to drop."""
+    if not has_alpha158(con):
+        return False
+    con.execute("drop table marts.fct_alpha158")
+    return True
+
+
 def features_span(con: duckdb.DuckDBPyConnection) -> tuple:
     """(first, last) date of marts.fct_features."""
     return con.execute("select min(date), max(date) from marts.fct_features").fetchone()

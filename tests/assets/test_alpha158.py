@@ -203,3 +203,14 @@ def test_rows_up_to_a_date_ignore_every_later_bar(tmp_path, panel, built):
         rebuilt = build(tmp_path / variant, prices)
         rebuilt = rebuilt[pd.to_datetime(rebuilt["date"]) <= pd.Timestamp(cut)].reset_index(drop=True)
         pd.testing.assert_frame_equal(rebuilt, before, check_exact=False, rtol=1e-12, atol=1e-12, obj=variant)
+
+
+def test_a_build_without_the_alpha158_var_drops_the_stale_table(tmp_path):
+    from assets.warehouse import marts
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("create schema marts; create table marts.fct_alpha158 as select 1 as a158_kmid")
+        assert marts.has_alpha158(con)
+        assert marts.drop_stale_alpha158(con)
+        assert not marts.has_alpha158(con)
+        assert not marts.drop_stale_alpha158(con)
