@@ -6,7 +6,7 @@ STAGE is ``regime`` (walk-forward regime history with the pipeline's defaults: q
 on an expanding window), a model type (``lightgbm``, ``ridge``): walk-forward CV + OOS
 predictions on the 5-day panel with quarterly retrains (the pipeline's defaults), then the final
 model and the scoring of the latest date, or ``backtest``: the daily backtest (ml.backtest, the
-daily run's own functions) of the LightGBM OOS history with each optimizer. The regime and
+daily run's own day kernels on arrays) of the LightGBM OOS history with each optimizer. The regime and
 LightGBM stages leave their outputs beside OUT_JSON for the backtest stage. The OOS figures are reported as measured; nothing is
 tuned to them.
 """
@@ -98,6 +98,7 @@ def backtest(con: duckdb.DuckDBPyConnection) -> dict:
         summary, by_regime = summarize(result, ic)
         out[optimizer] = {
             "seconds": seconds, "days": int((result.daily["strategy"] == "model").sum()),
+            "ms_per_day": 1000 * seconds / max(1, int((result.daily["strategy"] == "model").sum())),
             "first_date": str(result.daily["date"].min().date()), "last_date": str(result.daily["date"].max().date()),
             "summary": summary.set_index("strategy").to_dict(orient="index"),
             "by_regime": by_regime.set_index("regime").to_dict(orient="index"),

@@ -1,8 +1,13 @@
-"""Daily backtest over the out-of-sample prediction history, through the daily run's own code.
+"""Daily backtest over the out-of-sample prediction history, through the daily run's own kernels.
 
-For every decision date ``s`` with predictions (the close of ``s``), the backtest calls the same
-three functions as the daily run (:mod:`ml.trades.daily`): signals, target weights, trades with
-costs and the safety gate. Timing follows the labels (DESIGN.md rule 3):
+The signals of every date come from :func:`ml.signals.make_signals` at once. Then, for every
+decision date ``s`` (the close of ``s``), the engine calls the two day kernels that the daily
+run's functions wrap -- :func:`ml.portfolio.arrays.day_weights` (under ``make_weights``) and
+:func:`ml.trades.arrays.trade_day` (under ``make_trades``: orders, costs, every safety rule and
+the gate) -- on rows of date x ticker arrays built once (opens, volumes, returns, scores,
+eligibility; tickers are positions in one universe sorted by ticker), so the same date and book
+give the same weights, trades and book as the daily step; the output frames are built once at
+the end. Timing follows the labels (DESIGN.md rule 3):
 
 * orders are sized and filled at the open of the next trading day ``e`` (the execution price);
 * the day's return runs from that open to the open of the trading day after, ``e2``, which is
@@ -30,9 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml.portfolio import make_weights
+from ml.portfolio.arrays import day_weights
 from ml.signals import make_signals
-from ml.trades import Book, TradingSpec, make_trades, portfolio_check
+from ml.trades import ORDER_COLUMNS, CheckResult, TradingSpec
+from ml.trades.arrays import DayTrades, Orders, trade_day
+from ml.trades.orders import orders_frame
 
 __all__ = ["BacktestResult", "run_backtest", "price_panels"]
 
@@ -111,58 +118,143 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
         raise ValueError(f"no regime for {len(no_regime)} prediction dates, first "
                          f"{[str(d.date()) for d in no_regime[:5]]}: the backtest needs ml.regimes "
                          f"for every date (start the backtest after the regime warm-up)")
+    unknown = sorted({str(regimes[d]) for d in dates} - set(spec.portfolio.exposure))
+    if unknown:
+        raise ValueError(f"unknown regime {unknown[0]!r} for the date "
+                         f"{next(d for d in dates if regimes[d] == unknown[0])}; "
+                         f"valid labels are {sorted(spec.portfolio.exposure)}")
+    if not sectors.index.is_unique:
+        raise ValueError(f"sectors has duplicate tickers: "
+                         f"{sorted(set(sectors.index[sectors.index.duplicated()]))}")
     preds = preds[preds["date"].isin(dates)]
-    by_date = dict(tuple(make_signals(preds, regimes, spec).groupby("date", sort=True)))
+    signals = make_signals(preds, regimes, spec)
 
-    open_ff = panels.open.ffill(limit=max_price_age_days)
-    last_open = panels.open.ffill()
+    # one universe, sorted by ticker: positions break ties as tickers do
+    universe = sorted(set(panels.open.columns) | set(signals["ticker"]))
+    tickers = np.asarray(universe, dtype=object)
+    n = len(universe)
+    wide = {k: getattr(panels, k).reindex(columns=universe) for k in ("open", "adv", "returns")}
+    open_ff = wide["open"].ffill(limit=max_price_age_days).to_numpy()
+    last_open = wide["open"].ffill().to_numpy()
+    adv = wide["adv"].to_numpy()
+    ret = wide["returns"].to_numpy()
+    seen = np.vstack([np.zeros((1, n), dtype=np.int64), np.cumsum(~np.isnan(ret), axis=0)])
+    day_rows = pd.Index(dates)
+    score = signals.pivot(index="date", columns="ticker", values="score").reindex(index=day_rows, columns=universe)
+    signal = signals.pivot(index="date", columns="ticker", values="signal").reindex(index=day_rows, columns=universe)
+    score, eligible = score.to_numpy(dtype=float), (signal.to_numpy(dtype=float) > 0)
+    codes, labels = pd.factorize(sectors.dropna().reindex(universe), sort=True)
+    labels = list(labels)
     pos = {d: i for i, d in enumerate(calendar)}
     window = spec.portfolio.cov_window
-    ret_values = panels.returns
+    cost_rate = (spec.commission_bps + spec.slippage_bps) / 1e4
 
-    book = Book.empty(spec.capital)
-    rows, weights, trades, positions, checks, notes = [], [], [], [], [], []
+    shares, cash = np.zeros(n, dtype=np.int64), float(spec.capital)
+    out: dict[str, list] = {k: [] for k in ("row", "w", "t", "p", "c")}
+    notes: list[str] = []
+    net_by_row: list[float] = []
+    end_pos: list[int] = []
+    known = 0
     started, step = time.perf_counter(), max(1, len(dates) // 10)
-    for done, s in enumerate(dates, start=1):
+    for k, s in enumerate(dates):
         i = pos[s]
-        e, e2 = calendar[i + 1], calendar[i + 2]
-        px = open_ff.loc[e]
-        book, written_off = _write_off_stale(book, px, last_open.loc[e], spec, s)
-        notes += written_off
-        returns = ret_values.iloc[max(0, i + 1 - window): i + 1]
-        sig = by_date[s]
-        portfolio = make_weights(sig, book, returns, sectors, regimes[s], spec)
-        known = _known_returns(rows, s)
-        decision = make_trades(portfolio.weights, portfolio_check(portfolio), book, px,
-                               panels.adv.loc[s], known, sectors, spec)
-        value_next = decision.book_after.cash + decision.book_after.holdings_value(last_open.loc[e2])
-        net = value_next / decision.value - 1.0
-        gross = (value_next + decision.costs) / decision.value - 1.0
-        rows.append({"date": s, "trade_date": e, "return_end_date": e2, "gross_return": gross,
-                     "net_return": net, "turnover": decision.turnover, "cost": decision.costs,
-                     "n_names": int(len(decision.book_after.shares)), "approved": decision.approved,
-                     "regime": regimes[s], "value_end": value_next})
-        weights.append(portfolio.weights.rename("weight").rename_axis("ticker").reset_index().assign(date=s))
-        if len(decision.trades):
-            trades.append(decision.trades.assign(date=s))
-        positions.append(decision.book_after.shares.rename("shares").rename_axis("ticker")
-                         .reset_index().assign(date=s))
-        checks.append(pd.DataFrame([{"date": s, "check": c.name, "passed": c.passed, "detail": c.detail}
-                                    for c in decision.checks]))
-        notes += [f"{s.date()}: {n}" for n in decision.notes]
-        book = decision.book_after
-        if log is not None and (done % step == 0 or done == len(dates)):
-            log(f"backtest: {done}/{len(dates)} dates (to {s.date()}), {time.perf_counter() - started:.0f}s")
+        px, last = open_ff[i + 1], last_open[i + 1]
+        stale = np.flatnonzero((shares != 0) & ~(px > 0))
+        if len(stale):
+            proceeds = float((shares[stale] * np.nan_to_num(last[stale])).sum()) * (1 - cost_rate)
+            notes.append(f"{s.date()}: written off at last price (no price for more than the staleness limit): "
+                         f"{[universe[j] for j in stale]}")
+            shares = shares.copy()
+            shares[stale] = 0
+            cash += proceeds
+        lo = max(0, i + 1 - window)
+        regime = regimes[s]
+        exposure = float(spec.portfolio.exposure[regime])
+        portfolio = day_weights(score[k], shares != 0, seen[i + 1] - seen[lo], eligible[k],
+                                lambda idx, lo=lo, hi=i + 1: ret[lo:hi, idx], codes, len(labels), exposure,
+                                spec.portfolio, universe)
+        weights = np.zeros(n)
+        weights[portfolio.names] = portfolio.weights
+        targeted = weights > 0
+        verdict = CheckResult("portfolio_valid", portfolio.valid,
+                              "; ".join(portfolio.reasons) if portfolio.reasons else
+                              f"{int(targeted.sum())} names, exposure {exposure:.2f}")
+        while known < k and end_pos[known] <= i:
+            known += 1
+        lo_r = max(0, known - spec.sharpe_window_days)
+        book_returns = pd.Series(net_by_row[lo_r:known], index=day_rows[lo_r:known], dtype=float)
+        day = trade_day(shares, cash, weights, targeted, px, adv[i], codes, labels, universe, verdict,
+                        book_returns, spec)
+        held_after = np.flatnonzero(day.shares_after)
+        end = last_open[i + 2, held_after]
+        if not (end > 0).all():
+            raise ValueError(f"no valid price for held tickers {sorted(tickers[held_after[~(end > 0)]])}")
+        value_next = day.cash_after + float((day.shares_after[held_after] * end).sum())
+        net = value_next / day.value - 1.0
+        out["row"].append((s, calendar[i + 1], calendar[i + 2], (value_next + day.costs) / day.value - 1.0, net,
+                           day.turnover, day.costs, len(held_after), day.approved, regime, value_next))
+        net_by_row.append(net)
+        end_pos.append(i + 2)
+        w_pos = np.flatnonzero(targeted)
+        out["w"].append((k, w_pos, weights[w_pos]))
+        if len(day.orders):
+            out["t"].append((k, day))
+        out["p"].append((k, held_after, day.shares_after[held_after]))
+        out["c"].append((k, day.checks))
+        notes += [f"{s.date()}: {m}" for m in day.notes]
+        shares, cash = day.shares_after, day.cash_after
+        if log is not None and ((k + 1) % step == 0 or k + 1 == len(dates)):
+            log(f"backtest: {k + 1}/{len(dates)} dates (to {s.date()}), {time.perf_counter() - started:.0f}s")
 
-    daily = _with_benchmarks(pd.DataFrame(rows), preds, panels, index_close, spec.capital)
-    return BacktestResult(
-        daily=daily,
-        weights=_concat(weights, ["date", "ticker", "weight"]),
-        trades=_concat(trades, ["date", "ticker", "side", "shares", "price", "notional", "status", "reason"]),
-        positions=_concat(positions, ["date", "ticker", "shares"]),
-        checks=_concat(checks, ["date", "check", "passed", "detail"]),
-        notes=notes,
-    )
+    daily = _with_benchmarks(pd.DataFrame(out["row"], columns=_ROW_COLUMNS), preds, panels, index_close,
+                             spec.capital)
+    return BacktestResult(daily=daily, weights=_weights_frame(out["w"], day_rows, tickers),
+                          trades=_trades_frame(out["t"], day_rows, universe),
+                          positions=_positions_frame(out["p"], day_rows, tickers),
+                          checks=_checks_frame(out["c"], day_rows), notes=notes)
+
+
+_ROW_COLUMNS = ["date", "trade_date", "return_end_date", "gross_return", "net_return", "turnover", "cost",
+                "n_names", "approved", "regime", "value_end"]
+
+
+def _long(parts: list[tuple[int, np.ndarray, np.ndarray]], dates: pd.Index, tickers: np.ndarray,
+          value: str, dtype: object) -> pd.DataFrame:
+    """date, ticker, value rows from per-day (day index, positions, values), built once."""
+    if not parts:
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "ticker": pd.Series(dtype=object),
+                             value: pd.Series(dtype=dtype)})
+    day = np.concatenate([np.full(len(p), k) for k, p, _ in parts])
+    return pd.DataFrame({"date": dates[day] if len(day) else pd.DatetimeIndex([]),
+                         "ticker": pd.Series(tickers[np.concatenate([p for _, p, _ in parts])].tolist(), dtype="str"),
+                         value: np.concatenate([v for _, _, v in parts]).astype(dtype)})
+
+
+def _weights_frame(parts: list, dates: pd.Index, tickers: np.ndarray) -> pd.DataFrame:
+    return _long(parts, dates, tickers, "weight", float)
+
+
+def _positions_frame(parts: list, dates: pd.Index, tickers: np.ndarray) -> pd.DataFrame:
+    return _long(parts, dates, tickers, "shares", np.int64)
+
+
+def _trades_frame(parts: list[tuple[int, DayTrades]], dates: pd.Index, universe: list[str]) -> pd.DataFrame:
+    columns = ["date", *ORDER_COLUMNS, "status", "reason"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    merged = Orders(*[np.concatenate([getattr(d.orders, f) for _, d in parts])
+                      for f in ("pos", "buy", "shares", "price", "notional", "weight_change", "commission",
+                                "slippage", "flag")])
+    frame = orders_frame(merged, universe)
+    frame.insert(0, "date", dates[np.concatenate([np.full(len(d.orders), k) for k, d in parts])])
+    frame["status"] = np.concatenate([d.status for _, d in parts])
+    frame["reason"] = np.concatenate([d.reason for _, d in parts])
+    return frame[columns]
+
+
+def _checks_frame(parts: list[tuple[int, list[CheckResult]]], dates: pd.Index) -> pd.DataFrame:
+    rows = [(dates[k], c.name, c.passed, c.detail) for k, checks in parts for c in checks]
+    return pd.DataFrame(rows, columns=["date", "check", "passed", "detail"])
 
 
 def _decision_dates(pred_dates: np.ndarray, calendar: pd.DatetimeIndex) -> list[pd.Timestamp]:
@@ -176,23 +268,6 @@ def _decision_dates(pred_dates: np.ndarray, calendar: pd.DatetimeIndex) -> list[
     if not usable:
         raise ValueError("no prediction date has two later trading days of prices: nothing to backtest")
     return usable
-
-
-def _known_returns(rows: list[dict], s: pd.Timestamp) -> pd.Series:
-    """Net returns of earlier rows whose period has ended by ``s`` (their return_end_date <= s)."""
-    known = [(r["date"], r["net_return"]) for r in rows if r["return_end_date"] <= s]
-    return pd.Series([v for _, v in known], index=[d for d, _ in known], dtype=float)
-
-
-def _write_off_stale(book: Book, px: pd.Series, last: pd.Series, spec: TradingSpec,
-                     s: pd.Timestamp) -> tuple[Book, list[str]]:
-    stale = [t for t in book.shares.index if not px.get(t, np.nan) > 0]
-    if not stale:
-        return book, []
-    cost = (spec.commission_bps + spec.slippage_bps) / 1e4
-    proceeds = float((book.shares[stale] * last.reindex(stale).fillna(0.0)).sum()) * (1 - cost)
-    note = f"{s.date()}: written off at last price (no price for more than the staleness limit): {stale}"
-    return Book(book.shares.drop(stale), book.cash + proceeds), [note]
 
 
 def _with_benchmarks(model: pd.DataFrame, preds: pd.DataFrame, panels: PricePanels,
@@ -222,10 +297,3 @@ def _bench(model: pd.DataFrame, name: str, returns: np.ndarray, capital: float) 
     return model[["date", "trade_date", "return_end_date", "regime"]].assign(
         strategy=name, gross_return=r, net_return=r, turnover=0.0, cost=0.0,
         equity=capital * (1 + r).cumprod())
-
-
-def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    out = pd.concat(frames, ignore_index=True)
-    return out[["date", *[c for c in out.columns if c != "date"]]]

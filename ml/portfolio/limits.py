@@ -1,43 +1,13 @@
-"""Position and sector limits: caps by water filling (:func:`apply_caps`) and the feasibility of a budget."""
+"""Position and sector limits: caps by water filling (:func:`apply_caps`, on the kernel of
+:mod:`ml.portfolio.arrays`)."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    pass
+from ml.portfolio.arrays import water_fill
 from ml.portfolio.spec import _check_fraction
-
-_TOL = 1e-12           # water-filling convergence and "at the cap" test
-
-
-_FEASIBLE_TOL = 1e-9   # slack when checking that the caps can hold a full budget
-
-
-def _placeable(sector: pd.Series, max_weight: float, max_sector: float) -> float:
-    """Most weight the caps allow: per sector min(max_sector, n_names * max_weight)."""
-    per_sector = sector.value_counts() * max_weight
-    return float(np.minimum(per_sector, max_sector).sum())
-
-
-def _sector_constraints(sector: pd.Series, max_sector: float
-                        ) -> tuple[dict[str, list[str]], list[str]]:
-    """skfolio groups and "group <= cap" equations, with group names that cannot clash.
-
-    Sector labels are replaced by ``sector_<i>`` aliases: skfolio parses the
-    equations, so labels with spaces or symbols ("Health Care", "S&P") and a
-    label equal to a ticker would break it.
-    """
-    prefix = "sector_"
-    while any(str(t).startswith(prefix) for t in sector.index):
-        prefix = "_" + prefix
-    labels = sorted(sector.unique())
-    alias = {label: f"{prefix}{i}" for i, label in enumerate(labels)}
-    groups = {ticker: [alias[s]] for ticker, s in sector.items()}
-    return groups, [f"{alias[label]} <= {max_sector!r}" for label in labels]
 
 
 def apply_caps(
@@ -90,34 +60,8 @@ def apply_caps(
     w = _check_weights(weights)
     sector = _sector_of(w.index, sectors)
     codes, uniques = pd.factorize(sector, sort=True)
-    capped = _water_fill(w.to_numpy(), codes, len(uniques), max_weight, max_sector)
+    capped = water_fill(w.to_numpy(), codes, len(uniques), max_weight, max_sector)
     return pd.Series(capped, index=w.index)
-
-
-def _water_fill(w: np.ndarray, codes: np.ndarray, n_sectors: int,
-                max_weight: float, max_sector: float) -> np.ndarray:
-    total = float(w.sum())
-    x = w.copy()
-    for _ in range(len(x) + n_sectors + 2):  # each round freezes a name or a sector
-        x, in_sector = _cap(x, codes, n_sectors, max_weight, max_sector)
-        deficit = total - float(x.sum())
-        free = (x > 0) & (x < max_weight - _TOL) & (in_sector < max_sector - _TOL)
-        if deficit <= _TOL or not free.any():
-            return x
-        x[free] += deficit * x[free] / x[free].sum()
-    return _cap(x, codes, n_sectors, max_weight, max_sector)[0]
-
-
-def _cap(x: np.ndarray, codes: np.ndarray, n_sectors: int,
-         max_weight: float, max_sector: float) -> tuple[np.ndarray, np.ndarray]:
-    """Names capped, over-cap sectors scaled down; also each name's sector total."""
-    x = np.minimum(x, max_weight)
-    by_sector = np.bincount(codes, weights=x, minlength=n_sectors)
-    over = by_sector > max_sector
-    if over.any():
-        x = x * np.where(over, max_sector / np.where(over, by_sector, 1.0), 1.0)[codes]
-        by_sector = np.where(over, max_sector, by_sector)
-    return x, by_sector[codes]
 
 
 def _sector_of(names: pd.Index, sectors: pd.Series) -> pd.Series:

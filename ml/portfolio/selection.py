@@ -1,18 +1,16 @@
-"""Name selection: the top-K names with a dropout buffer (:func:`select_names`)."""
+"""Name selection: the top-K names with a dropout buffer (:func:`select_names`, on the kernel
+:func:`ml.portfolio.arrays.select`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ml.common import check_int
-
-if TYPE_CHECKING:
-    pass
+from ml.portfolio.arrays import select
 
 
 @dataclass(frozen=True)
@@ -102,35 +100,17 @@ def select_names(
     check_int("max_replace", max_replace, 0)
     score = _check_scores(scores).dropna()
     held_set = _held_set(held)
-    value = score.to_dict()
     can_buy = _eligible(eligible, score.index)
+    universe = sorted(set(score.index) | held_set)
+    tickers = np.asarray(universe, dtype=object)
+    picked = select(score.reindex(universe).to_numpy(dtype=float), np.isin(tickers, list(held_set)),
+                    np.array([can_buy.get(t, False) for t in universe], dtype=bool), top_n, max_replace)
 
-    forced = sorted(t for t in held_set if t not in value)
-    held_ok = sorted(t for t in held_set if t in value)
-    n_held = len(held_ok)
-    candidates = _best_first(value, [t for t in score.index
-                                     if t not in held_set and can_buy[t]])
-    today = candidates[: max(0, max_replace + top_n - n_held)]
-    comb = _best_first(value, held_ok + today)
-    # the last max_replace places, but never one of the first top_n: see Notes
-    tail = set(comb[max(top_n, len(comb) - max_replace):])
-    sold = [t for t in held_ok if t in tail]
-    bought = today[: max(0, len(sold) + top_n - n_held)]
-    kept = _best_first(value, [t for t in held_ok if t not in tail])
-    if len(kept) > top_n:  # more held than top_n: nothing is bought, trim the worst
-        sold += kept[top_n:]
-        kept = kept[:top_n]
-    return Selection(
-        names=sorted(kept + bought),
-        kept=sorted(kept),
-        added=sorted(bought),
-        dropped=sorted(sold),
-        forced_exits=forced,
-    )
+    def names(idx: np.ndarray) -> list[str]:
+        return [universe[i] for i in idx]
 
-
-def _best_first(value: Mapping[str, float], names: Iterable[str]) -> list[str]:
-    return sorted(names, key=lambda t: (-value[t], t))
+    return Selection(names=names(picked.names), kept=names(picked.kept), added=names(picked.added),
+                     dropped=names(picked.dropped), forced_exits=names(picked.forced))
 
 
 def _held_set(held: Iterable[str]) -> set[str]:

@@ -1,6 +1,7 @@
 """Target portfolio weights for one decision date from the day's scores.
 
-Four steps, each a plain function that :func:`target_weights` chains:
+Four steps, each a plain function that :func:`target_weights` chains (on the arrays of
+:func:`ml.portfolio.arrays.day_weights`, the kernel the backtest calls directly):
 
 1. :func:`select_names` -- which names to hold, with Qlib's ``TopkDropout``
    rule: hold ``top_n`` names and replace at most ``max_replace`` of the held
@@ -8,7 +9,7 @@ Four steps, each a plain function that :func:`target_weights` chains:
    in the ranking. A held name that lost its score is a *forced exit*.
 2. :func:`optimize_weights` -- how to split the money between them:
    ``equal_weight``, ``inverse_vol``, ``hrp`` (hierarchical risk parity) or
-   ``min_variance``; the last two use skfolio with a Ledoit-Wolf shrunk
+   ``min_variance``; the last two use a Ledoit-Wolf shrunk
    covariance, since a sample covariance of ~20-60 names from 126 days is
    too noisy to invert.
 3. :func:`apply_caps` -- no name above ``max_weight`` and no sector above
@@ -36,17 +37,18 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
-from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 
-from ml import adapt
-from ml.portfolio.limits import _FEASIBLE_TOL, _sector_of, apply_caps
-from ml.portfolio.optimizers import _check_returns, _optimize
-from ml.portfolio.selection import _check_scores, _eligible, select_names
+from ml.portfolio.arrays import day_weights
+from ml.portfolio.limits import apply_caps
+from ml.portfolio.optimizers import _check_returns
+from ml.portfolio.selection import Selection, _check_scores, _eligible, _held_set
 from ml.portfolio.spec import PortfolioResult, PortfolioSpec
+
+__all__ = ["apply_caps", "target_weights"]
 
 
 def target_weights(
@@ -122,50 +124,34 @@ def target_weights(
                          f"valid labels are {sorted(spec.exposure)}")
     exposure = float(spec.exposure[regime])
     score = _check_scores(scores)
-    min_names, adapted = adapt.min_book(int(score.notna().sum()), spec.min_names)
-    spec = replace(spec, min_names=min_names)
+    held_set = _held_set(held)
+    allowed = _eligible(eligible, score.index) if eligible is not None else None
+    universe = sorted(set(score.index) | held_set)
+    tickers = np.asarray(universe, dtype=object)
     window = data.iloc[-spec.cov_window:]
-    history = window.notna().sum().reindex(score.index, fill_value=0)
-    can_buy = history >= spec.min_history
-    if eligible is not None:
-        allowed = _eligible(eligible, score.index)
-        can_buy &= pd.Series([allowed[t] for t in score.index], index=score.index, dtype=bool)
-    selection = select_names(score, held, spec.top_n, spec.max_replace, can_buy)
+    score_arr = score.reindex(universe).to_numpy(dtype=float)
+    history = window.notna().sum().reindex(universe, fill_value=0).to_numpy()
+    in_scores = np.isin(tickers, score.index.to_numpy(dtype=object))
+    eligible_arr = in_scores if allowed is None else np.array(
+        [bool(allowed.get(t, False)) for t in universe], dtype=bool)
+    held_arr = np.isin(tickers, list(held_set))
+    if not sectors.index.is_unique:
+        raise ValueError(f"sectors has duplicate tickers: "
+                         f"{sorted(set(sectors.index[sectors.index.duplicated()]))}")
+    codes, labels = pd.factorize(sectors.reindex(universe), sort=True)
+    values = window.reindex(columns=universe).to_numpy(dtype=float)
+    day = day_weights(score_arr, held_arr, history, eligible_arr, lambda idx: values[:, idx],
+                      codes, len(labels), exposure, spec, universe)
+    picked = day.picked
 
-    def result(weights: pd.Series, reasons: list[str], notes: list[str]) -> PortfolioResult:
-        weights = weights[weights > 0].sort_index()
-        return PortfolioResult(
-            weights=weights, cash=1.0 - float(weights.sum()), exposure=exposure,
-            regime=regime, optimizer=spec.optimizer, selection=selection,
-            valid=not reasons, reasons=tuple(reasons), notes=tuple(notes))
+    def names(idx: np.ndarray) -> list[str]:
+        return [universe[i] for i in idx]
 
-    notes = [str(a) for a in adapted]
-    if selection.forced_exits:
-        notes.append(f"forced exits (held, no score): {selection.forced_exits}")
-    if score.notna().sum() == 0:
-        return result(pd.Series(dtype=float), ["no scored names"], notes)
-    names = selection.names
-    reasons = []
-    if len(names) < spec.min_names:
-        reasons.append(f"{len(names)} names < min_names {spec.min_names}")
-    if not names:
-        return result(pd.Series(dtype=float), reasons, notes)
-    short = sorted(t for t in selection.kept if history[t] < spec.min_history)
-    if short:
-        notes.append(f"held names kept with < {spec.min_history} returns in the window: {short}")
-
-    _sector_of(pd.Index(names), sectors)  # fail before optimising
-    caps = (sectors, spec.max_weight, spec.max_sector)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        raw, more = _optimize(window.reindex(columns=names), spec.optimizer,
-                              caps if spec.optimizer == "min_variance" else None)
-    notes += more
-    notes += sorted({f"{spec.optimizer} {w.category.__name__}: {w.message}" for w in caught})
-    capped = apply_caps(raw, sectors, spec.max_weight, spec.max_sector)
-    unplaced = 1.0 - float(capped.sum())
-    if unplaced > _FEASIBLE_TOL:
-        notes.append(f"caps left {unplaced:.4f} of the book unallocated (cash) before the "
-                     f"regime exposure {exposure}")
-    final = apply_caps(capped * exposure, sectors, spec.max_weight, spec.max_sector)
-    return result(final, reasons, notes)
+    selection = Selection(names=names(picked.names), kept=names(picked.kept), added=names(picked.added),
+                          dropped=names(picked.dropped), forced_exits=names(picked.forced))
+    keep = day.weights > 0
+    weights = pd.Series(day.weights[keep], index=pd.Index(names(day.names[keep]), dtype="str"), dtype=float)
+    return PortfolioResult(
+        weights=weights, cash=1.0 - float(weights.sum()), exposure=exposure,
+        regime=regime, optimizer=spec.optimizer, selection=selection,
+        valid=day.valid, reasons=day.reasons, notes=day.notes)

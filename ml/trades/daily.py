@@ -11,7 +11,9 @@ same order, by :func:`ml.backtest.run_backtest` for every date of the history:
   rule, the gate (all approved or all blocked, with the reasons) and the book after the approved
   orders (paper).
 
-Because both paths call these functions with the same inputs, the daily run and the backtest
+:func:`make_trades` converts its Series to arrays and calls :func:`ml.trades.arrays.trade_day`,
+the kernel the backtest calls directly on its panels (the same for ``make_weights`` and
+:func:`ml.portfolio.arrays.day_weights`). Because both paths run the same kernels on the same inputs, the daily run and the backtest
 give the same weights for the same date and book (a test holds them to it).
 
 Point-in-time: the caller passes only what is known at the close of the decision date --
@@ -27,15 +29,10 @@ import numpy as np
 import pandas as pd
 
 from ml.portfolio import PortfolioResult
-from ml.trades.book import Book, apply_trades
-from ml.trades.orders import plan_trades, summarize_trades
-from ml.trades.safety import (
-    CheckResult,
-    apply_gate,
-    check_portfolio,
-    check_trades,
-    kill_switch,
-)
+from ml.trades.arrays import trade_day
+from ml.trades.book import Book
+from ml.trades.orders import orders_frame
+from ml.trades.safety import CheckResult, advance_positions
 from ml.trades.spec import TradingSpec
 
 
@@ -84,37 +81,21 @@ def make_trades(weights: pd.Series, portfolio_ok: CheckResult, book: Book, price
     """
     if adv_shares is None:
         raise ValueError("adv_shares is required: the liquidity rule must be checked")
-    notes: list[str] = []
-    px = prices.astype(float)
+    if mode != "paper":
+        advance_positions(book.shares, pd.DataFrame(columns=["ticker", "side", "shares", "status"]), mode=mode)
     held = book.shares[book.shares != 0]
-    unpriced_held = sorted(t for t in held.index if not px.get(t, np.nan) > 0)
-    target = weights
-    unpriced_target = sorted(t for t in weights.index if t not in held.index and not px.get(t, np.nan) > 0)
-    if unpriced_target:
-        target = weights.drop(unpriced_target)
-        notes.append(f"not bought, no valid price: {unpriced_target}")
-
-    value = book.cash + float((held.drop(unpriced_held) * px.reindex(held.index.drop(unpriced_held))).sum())
-    checks = [portfolio_ok]
-    checks += check_portfolio(weights, sectors, spec.portfolio.max_weight,
-                              spec.portfolio.max_sector, spec.weight_tolerance)
-    checks.append(CheckResult("prices_valid", not unpriced_held,
-                              f"no valid price for held tickers {unpriced_held}" if unpriced_held
-                              else "every held and targeted name has a price"))
-    if unpriced_held:
-        orders = plan_trades(pd.Series(dtype=float), pd.Series(dtype=float), px, max(value, 1.0),
-                             book.cash).iloc[0:0]  # no orders, with the orders' column types
-    else:
-        orders = plan_trades(held, target, px, value, book.cash, adv_shares,
-                             commission_bps=spec.commission_bps, slippage_bps=spec.slippage_bps,
-                             min_trade_notional=spec.min_trade_notional,
-                             max_adv_share=spec.max_adv_share, no_trade_band=spec.no_trade_band)
-    checks += check_trades(orders, value, spec.max_turnover, spec.max_trade_share,
-                           spec.max_cost_share, spec.max_trades)
-    checks += kill_switch(book_returns, spec.max_daily_loss, spec.sharpe_window_days, spec.min_sharpe)
-    gated = apply_gate(orders, checks)
-    approved = gated[gated["status"] == "approved"]
-    summary = summarize_trades(approved, value) if len(approved) else {"total_cost": 0.0, "turnover": 0.0}
-    book_after = apply_trades(book, gated, mode)
-    return TradeDecision(gated, checks, book, book_after, value, float(summary["total_cost"]),
-                         float(summary["turnover"]), bool(all(c.passed for c in checks)), tuple(notes))
+    universe = sorted(set(held.index) | set(weights.index))
+    px = prices.astype(float)
+    px = px[~px.index.duplicated()] if not px.index.is_unique else px
+    targeted = np.isin(np.asarray(universe, dtype=object), weights.index.to_numpy(dtype=object))
+    codes, labels = pd.factorize(sectors.dropna().reindex(universe), sort=True)
+    day = trade_day(held.reindex(universe, fill_value=0).to_numpy(dtype=np.int64), float(book.cash),
+                    weights.astype(float).reindex(universe, fill_value=0.0).to_numpy(), targeted,
+                    px.reindex(universe).to_numpy(dtype=float), adv_shares.astype(float).reindex(universe).to_numpy(),
+                    codes, list(labels), universe, portfolio_ok, book_returns, spec)
+    gated = orders_frame(day.orders, universe).assign(status=day.status, reason=day.reason)
+    after = day.shares_after != 0
+    book_after = Book(pd.Series(day.shares_after[after], index=pd.Index(np.asarray(universe, dtype=object)[after]),
+                                dtype=np.int64), day.cash_after)
+    return TradeDecision(gated, day.checks, book, book_after, day.value, day.costs, day.turnover, day.approved,
+                         day.notes)

@@ -2,7 +2,8 @@
 
 :func:`plan_trades` turns current holdings and target weights into a list of
 orders; :func:`summarize_trades` reports their size and cost. The planner is
-deliberately simple and conservative:
+deliberately simple and conservative (the rules run on arrays in
+:func:`ml.trades.arrays.plan_orders`, which the backtest calls directly):
 
 1. **Targets.** ``target_shares = floor(weight * portfolio_value / price)``:
    rounding down never buys more than the target weight. Names held but absent
@@ -31,11 +32,14 @@ a held name is never skipped silently.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ORDER_COLUMNS", "plan_trades", "summarize_trades"]
+from ml.trades.arrays import Orders, plan_orders
+
+__all__ = ["ORDER_COLUMNS", "orders_frame", "plan_trades", "summarize_trades"]
 
 ORDER_COLUMNS: list[str] = [
     "ticker",
@@ -124,54 +128,29 @@ def plan_trades(
             f"missing or non-positive price for tickers that must trade: "
             f"{ {t: (None if np.isnan(p) else p) for t, p in bad.items()} }"
         )
-    p = px.to_numpy()
-    now = held.reindex(names, fill_value=0).to_numpy(dtype=np.int64)
-    w = weights.reindex(names, fill_value=0.0).to_numpy(dtype=float)
-    target = np.floor(w * portfolio_value / p + 1e-9).astype(np.int64)
-    exit_all = target == 0
-    in_band = (now > 0) & ~exit_all & (np.abs(w - now * p / portfolio_value) < no_trade_band)
-    delta = np.where(in_band, 0, target - now)
-    cost_rate = (commission_bps + slippage_bps) / 1e4
-
-    sell = np.where(delta < 0, -delta, 0)
-    sell = np.where((sell * p >= min_trade_notional) | exit_all, sell, 0)
-    buy = np.where(delta > 0, delta, 0)
-    buy = np.where(buy * p >= min_trade_notional, buy, 0)
-
-    available = cash + float((sell * p).sum()) * (1 - cost_rate)
-    needed = float((buy * p).sum()) * (1 + cost_rate)
-    if needed > available:
-        buy = np.floor(buy * (available / needed)).astype(np.int64)
-        buy = np.where(buy * p >= min_trade_notional, buy, 0)
-
-    # sells (by ticker) then buys (by ticker): names are sorted already
-    ticker = np.asarray(names, dtype=object)
-    is_sell, is_buy = sell > 0, buy > 0
-    shares = np.concatenate([sell[is_sell], buy[is_buy]]).astype(np.int64)
-    price = np.concatenate([p[is_sell], p[is_buy]])
-    notional = shares * price
-    side = np.array(["SELL"] * int(is_sell.sum()) + ["BUY"] * int(is_buy.sum()), dtype=object)
-    orders = pd.DataFrame({
-        "ticker": pd.Series(np.concatenate([ticker[is_sell], ticker[is_buy]]), dtype=object),
-        "side": side,
-        "shares": shares,
-        "price": price,
-        "notional": notional,
-        "weight_change": np.where(side == "BUY", 1.0, -1.0) * notional / portfolio_value,
-        "commission_est": notional * commission_bps / 1e4,
-        "slippage_est": notional * slippage_bps / 1e4,
-    })
-    orders["liquidity_flag"] = _liquidity(orders, adv20_shares, max_adv_share)
-    return orders[ORDER_COLUMNS]
+    orders = plan_orders(np.arange(len(names)), held.reindex(names, fill_value=0).to_numpy(dtype=np.int64),
+                         weights.reindex(names, fill_value=0.0).to_numpy(dtype=float), px.to_numpy(),
+                         None if adv20_shares is None else adv20_shares.reindex(names).astype(float).to_numpy(),
+                         portfolio_value, cash, commission_bps, slippage_bps, min_trade_notional,
+                         max_adv_share, no_trade_band)
+    return orders_frame(orders, names)
 
 
-def _liquidity(orders: pd.DataFrame, adv: pd.Series | None, max_share: float) -> pd.Series:
-    if adv is None:
-        return pd.Series(pd.NA, index=orders.index, dtype="boolean")
-    limit = adv.reindex(orders["ticker"]).astype(float).to_numpy() * max_share
-    unknown = ~(limit > 0)
-    flag = unknown | (orders["shares"].to_numpy() > np.where(unknown, 0, limit))
-    return pd.Series(flag, index=orders.index, dtype="boolean")
+def orders_frame(orders: Orders, tickers: Sequence[str]) -> pd.DataFrame:
+    """The rows of :data:`ORDER_COLUMNS` for array orders (``tickers``: the ticker of each position)."""
+    ticker = np.asarray(tickers, dtype=object)
+    return pd.DataFrame({
+        "ticker": pd.Series(ticker[orders.pos] if len(orders) else np.zeros(0, dtype=object), dtype=object),
+        "side": np.where(orders.buy, "BUY", "SELL").astype(object),
+        "shares": orders.shares.astype(np.int64),
+        "price": orders.price,
+        "notional": orders.notional,
+        "weight_change": orders.weight_change,
+        "commission_est": orders.commission,
+        "slippage_est": orders.slippage,
+        "liquidity_flag": pd.array(orders.flag, dtype="boolean") if orders.flag is not None
+        else pd.array([pd.NA] * len(orders), dtype="boolean"),
+    })[ORDER_COLUMNS]
 
 
 def _check_nonnegative(values: pd.Series, name: str) -> pd.Series:

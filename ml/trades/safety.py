@@ -55,30 +55,12 @@ def check_portfolio(
     sector's total <= max_sector + tolerance; a weighted name without a sector
     in ``sectors`` (ticker -> sector) fails the rule).
     """
+    from ml.trades.rules import portfolio_rules  # here: rules imports CheckResult from this module
+
     w = weights.astype(float)
-    bad = w[w.isna() | (w < 0)]
-    total = float(w.sum())
-    valid = len(bad) == 0 and total <= 1 + tolerance
-    results = [CheckResult(
-        "weights_valid", valid,
-        f"sum {total:.4f}" + (f"; NaN/negative: {bad.to_dict()}" if len(bad) else ""))]
-    over = w[w > max_weight + tolerance]
-    results.append(CheckResult(
-        "max_weight", over.empty,
-        f"over {max_weight:.2%}: {over.round(4).to_dict()}" if len(over)
-        else f"max {w.max():.4f} <= {max_weight}"))
-    held = w[w > 0]
-    no_sector = sorted(set(held.index) - set(sectors.dropna().index))
-    by_sector = held.groupby(sectors.reindex(held.index)).sum()
-    over_s = by_sector[by_sector > max_sector + tolerance]
-    if no_sector:
-        detail = f"no sector for {no_sector}"
-    elif len(over_s):
-        detail = f"over {max_sector:.2%}: {over_s.round(4).to_dict()}"
-    else:
-        detail = f"max sector {by_sector.max() if len(by_sector) else 0.0:.4f} <= {max_sector}"
-    results.append(CheckResult("max_sector", not no_sector and over_s.empty, detail))
-    return results
+    labels = sectors.dropna()
+    sector = [labels.get(t) if t in labels.index else None for t in w.index]
+    return portfolio_rules(list(w.index), w.to_numpy(), sector, max_weight, max_sector, tolerance)
 
 
 def check_trades(
@@ -99,31 +81,13 @@ def check_trades(
     """
     if not (math.isfinite(portfolio_value) and portfolio_value > 0):
         raise ValueError(f"portfolio_value must be finite and > 0, got {portfolio_value!r}")
-    notional = trades["notional"].astype(float)
-    turnover = float(notional.sum()) / portfolio_value / 2
-    share = notional / portfolio_value
-    big = trades.loc[share > max_trade_share, "ticker"].tolist()
-    cost = float((trades["commission_est"] + trades["slippage_est"]).sum()) / portfolio_value
-    results = [
-        CheckResult("turnover", turnover <= max_turnover,
-                    f"turnover {turnover:.4f} vs max {max_turnover}"),
-        CheckResult("max_trade_share", not big,
-                    f"orders over {max_trade_share:.2%} of portfolio: {big}" if big
-                    else f"largest {share.max() if len(share) else 0.0:.4f}"),
-        CheckResult("max_cost_share", cost <= max_cost_share,
-                    f"estimated cost {cost:.5f} of portfolio vs max {max_cost_share}"),
-        CheckResult("max_trades", len(trades) <= max_trades,
-                    f"{len(trades)} orders vs max {max_trades}"),
-    ]
+    from ml.trades.rules import trade_rules  # here: rules imports CheckResult from this module
+
     flag = trades["liquidity_flag"] if "liquidity_flag" in trades else None
-    if flag is None or (len(flag) and flag.isna().all()):
-        results.append(CheckResult("liquidity", True, "not checked: no ADV given"))
-    else:
-        flagged = trades.loc[flag.fillna(True).astype(bool), "ticker"].tolist()
-        results.append(CheckResult("liquidity", not flagged,
-                                   f"over the ADV limit or no ADV: {flagged}" if flagged
-                                   else "all orders within the ADV limit"))
-    return results
+    flags = None if flag is None or (len(flag) and flag.isna().all()) else flag.fillna(True).to_numpy(dtype=bool)
+    return trade_rules(trades["ticker"].tolist(), trades["notional"].to_numpy(dtype=float),
+                       (trades["commission_est"] + trades["slippage_est"]).to_numpy(dtype=float), flags,
+                       portfolio_value, max_turnover, max_trade_share, max_cost_share, max_trades)
 
 
 def kill_switch(

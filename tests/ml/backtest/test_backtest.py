@@ -8,9 +8,9 @@ import pytest
 
 from ml.backtest import BENCH_EQUAL, BENCH_INDEX, STRATEGY, price_panels, run_backtest
 from ml.ingest.synthetic import generate_market
-from ml.portfolio import PortfolioSpec, make_weights
+from ml.portfolio import OPTIMIZERS, PortfolioSpec, make_weights
 from ml.signals import make_signals
-from ml.trades import Book, TradingSpec
+from ml.trades import Book, TradingSpec, make_trades, portfolio_check
 
 DATES = pd.bdate_range("2020-01-06", periods=8)  # two days of history, then d2.. as decisions
 SECTORS = pd.Series({"A": "Tech", "B": "Energy", "C": "Health"})
@@ -156,3 +156,47 @@ def test_rows_known_by_a_date_do_not_change_when_later_data_changes(market) -> N
     pd.testing.assert_frame_equal(base.weights[decided].reset_index(drop=True),
                                   other.weights[other.weights["date"] <= cut].reset_index(drop=True))
     assert not base.daily[~known]["net_return"].equals(other.daily[other.daily["return_end_date"] > cut]["net_return"])
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_the_engine_and_the_daily_functions_agree_day_by_day(market, optimizer) -> None:
+    """Four weeks replayed through the daily run's pandas functions (make_signals, make_weights,
+    make_trades), the book carried from day to day as the daily run carries it, give the engine's
+    weights, orders with their gate status, checks, book and returns on every day. A short Sharpe
+    window makes the kill switch fire inside the span, so blocked days are covered too."""
+    preds, prices, regimes, sectors = market
+    spec = TradingSpec(portfolio=PortfolioSpec(optimizer=optimizer, top_n=10, max_replace=2, min_names=5,
+                                               max_weight=0.1, max_sector=0.4), sharpe_window_days=5,
+                       max_turnover=1.0, max_adv_share=1.0)
+    span = sorted(preds["date"].unique())[:20]
+    preds = preds[preds["date"].isin(span)]
+    result = run_backtest(preds, prices, regimes, sectors, spec)
+    panels = price_panels(prices)
+    calendar = panels.open.index
+    model = result.daily[result.daily["strategy"] == STRATEGY].set_index("date")
+    book, known = Book.empty(spec.capital), []
+    for day in span:
+        i = calendar.get_loc(day)
+        signals = make_signals(preds[preds["date"] == day], regimes.loc[[day]], spec)
+        returns = price_panels(prices[prices["date"] <= day]).returns.iloc[-spec.portfolio.cov_window:]
+        portfolio = make_weights(signals, book, returns, sectors, regimes[day], spec)
+        ended = [(d, r) for end, d, r in known if end <= day]
+        book_returns = pd.Series([r for _, r in ended], index=[d for d, _ in ended], dtype=float)
+        decision = make_trades(portfolio.weights, portfolio_check(portfolio), book, panels.open.loc[calendar[i + 1]],
+                               panels.adv.loc[day], book_returns, sectors, spec)
+        weights = result.weights[result.weights["date"] == day].set_index("ticker")["weight"]
+        pd.testing.assert_series_equal(portfolio.weights, weights, check_names=False, check_exact=True,
+                                       check_index_type=False)
+        trades = result.trades[result.trades["date"] == day].drop(columns="date").reset_index(drop=True)
+        pd.testing.assert_frame_equal(decision.trades.reset_index(drop=True), trades, check_exact=True)
+        checks = result.checks[result.checks["date"] == day]
+        assert [(c.name, c.passed, c.detail) for c in decision.checks] == list(
+            zip(checks["check"], checks["passed"], checks["detail"]))
+        held = result.positions[result.positions["date"] == day].set_index("ticker")["shares"]
+        pd.testing.assert_series_equal(decision.book_after.shares, held, check_names=False, check_index_type=False)
+        value_next = decision.book_after.cash + decision.book_after.holdings_value(panels.open.loc[calendar[i + 2]])
+        net = value_next / decision.value - 1.0
+        assert model.loc[day, "net_return"] == net and model.loc[day, "approved"] == decision.approved
+        known.append((calendar[i + 2], day, net))
+        book = decision.book_after
+    assert not model["approved"].all() and model["approved"].any()  # both kinds of day were replayed
