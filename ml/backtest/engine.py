@@ -7,7 +7,10 @@ costs and the safety gate. Timing follows the labels (DESIGN.md rule 3):
 * orders are sized and filled at the open of the next trading day ``e`` (the execution price);
 * the day's return runs from that open to the open of the trading day after, ``e2``, which is
   the ``return_end_date`` of the row: the row's return is known on ``e2``, not before;
-* the kill switch on date ``s`` sees only rows whose ``return_end_date <= s``.
+* the kill switch on date ``s`` sees only rows whose ``return_end_date <= s``; its state
+  (:class:`ml.trades.KillSwitchState`) is carried from date to date like the book, and each row
+  records it (``kill_switch_status``, ``kill_switch_halted``, ``kill_switch_halt_days``, ...) with
+  the cash after the trades.
 
 Rows of ``trading.backtest_daily`` are keyed by the decision date (the date of the predictions,
 signals and weights they come from), one per strategy: ``model`` (the pipeline), and two
@@ -32,7 +35,7 @@ import pandas as pd
 
 from ml.portfolio import make_weights
 from ml.signals import make_signals
-from ml.trades import Book, TradingSpec, make_trades, portfolio_check
+from ml.trades import Book, KillSwitchState, TradingSpec, make_trades, portfolio_check
 
 __all__ = ["BacktestResult", "run_backtest", "price_panels"]
 
@@ -120,7 +123,7 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
     window = spec.portfolio.cov_window
     ret_values = panels.returns
 
-    book = Book.empty(spec.capital)
+    book, switch = Book.empty(spec.capital), KillSwitchState()
     rows, weights, trades, positions, checks, notes = [], [], [], [], [], []
     started, step = time.perf_counter(), max(1, len(dates) // 10)
     for done, s in enumerate(dates, start=1):
@@ -134,14 +137,15 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
         portfolio = make_weights(sig, book, returns, sectors, regimes[s], spec)
         known = _known_returns(rows, s)
         decision = make_trades(portfolio.weights, portfolio_check(portfolio), book, px,
-                               panels.adv.loc[s], known, sectors, spec)
+                               panels.adv.loc[s], known, sectors, spec, kill_switch=switch)
         value_next = decision.book_after.cash + decision.book_after.holdings_value(last_open.loc[e2])
         net = value_next / decision.value - 1.0
         gross = (value_next + decision.costs) / decision.value - 1.0
         rows.append({"date": s, "trade_date": e, "return_end_date": e2, "gross_return": gross,
                      "net_return": net, "turnover": decision.turnover, "cost": decision.costs,
                      "n_names": int(len(decision.book_after.shares)), "approved": decision.approved,
-                     "regime": regimes[s], "value_end": value_next})
+                     "regime": regimes[s], "value_end": value_next, "cash": decision.book_after.cash,
+                     **decision.kill_switch.record(prefix="kill_switch_")})
         weights.append(portfolio.weights.rename("weight").rename_axis("ticker").reset_index().assign(date=s))
         if len(decision.trades):
             trades.append(decision.trades.assign(date=s))
@@ -150,7 +154,7 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
         checks.append(pd.DataFrame([{"date": s, "check": c.name, "passed": c.passed, "detail": c.detail}
                                     for c in decision.checks]))
         notes += [f"{s.date()}: {n}" for n in decision.notes]
-        book = decision.book_after
+        book, switch = decision.book_after, decision.kill_switch
         if log is not None and (done % step == 0 or done == len(dates)):
             log(f"backtest: {done}/{len(dates)} dates (to {s.date()}), {time.perf_counter() - started:.0f}s")
 

@@ -7,9 +7,10 @@ same order, by :func:`ml.backtest.run_backtest` for every date of the history:
   -> rows of ``trading.signals``;
 * :func:`ml.portfolio.make_weights` (``ml/portfolio/daily.py``) -- signals, the current book and
   trailing returns -> target weights (:class:`ml.portfolio.PortfolioResult`);
-* :func:`make_trades` (this module) -- target weights, the book and prices -> whole-share orders, every safety
-  rule, the gate (all approved or all blocked, with the reasons) and the book after the approved
-  orders (paper).
+* :func:`make_trades` (this module) -- target weights, the book, prices and the kill switch's state
+  -> whole-share orders, every safety rule, the kill switch's new state (:mod:`ml.trades.switch`),
+  the gate (all approved or all blocked, with the reasons; while the switch is halted in "derisk"
+  mode the sells approved and the buys blocked) and the book after the approved orders (paper).
 
 Because both paths call these functions with the same inputs, the daily run and the backtest
 give the same weights for the same date and book (a test holds them to it).
@@ -31,12 +32,11 @@ from ml.trades.book import Book, apply_trades
 from ml.trades.orders import plan_trades, summarize_trades
 from ml.trades.safety import (
     CheckResult,
-    apply_gate,
     check_portfolio,
     check_trades,
-    kill_switch,
 )
 from ml.trades.spec import TradingSpec
+from ml.trades.switch import KillSwitchState, gate, step, tradable
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class TradeDecision:
     turnover: float               # one-way turnover of the approved trades
     approved: bool
     notes: tuple[str, ...] = ()
+    kill_switch: KillSwitchState = KillSwitchState()  # the switch after this date (carry it to the next)
 
 
 def portfolio_check(portfolio: PortfolioResult) -> CheckResult:
@@ -63,7 +64,7 @@ def portfolio_check(portfolio: PortfolioResult) -> CheckResult:
 
 def make_trades(weights: pd.Series, portfolio_ok: CheckResult, book: Book, prices: pd.Series,
                 adv_shares: pd.Series, book_returns: pd.Series, sectors: pd.Series, spec: TradingSpec,
-                mode: str = "paper") -> TradeDecision:
+                mode: str = "paper", kill_switch: KillSwitchState | None = None) -> TradeDecision:
     """Orders from ``book`` to target ``weights``, every safety rule, the gate and the book after.
 
     Parameters
@@ -81,6 +82,10 @@ def make_trades(weights: pd.Series, portfolio_ok: CheckResult, book: Book, price
         ticker -> 20-day average volume in shares; required (the liquidity rule must run).
     book_returns : Series
         Daily returns of the book known at decision time, for the kill switch.
+    kill_switch : KillSwitchState, optional
+        The kill switch after the previous decision date (default: armed, a new book); the new
+        state is ``TradeDecision.kill_switch``. While it is halted the order limits judge only the
+        orders it lets through (:func:`ml.trades.switch.tradable`).
     """
     if adv_shares is None:
         raise ValueError("adv_shares is required: the liquidity rule must be checked")
@@ -109,12 +114,13 @@ def make_trades(weights: pd.Series, portfolio_ok: CheckResult, book: Book, price
                              commission_bps=spec.commission_bps, slippage_bps=spec.slippage_bps,
                              min_trade_notional=spec.min_trade_notional,
                              max_adv_share=spec.max_adv_share, no_trade_band=spec.no_trade_band)
-    checks += check_trades(orders, value, spec.max_turnover, spec.max_trade_share,
-                           spec.max_cost_share, spec.max_trades)
-    checks += kill_switch(book_returns, spec.max_daily_loss, spec.sharpe_window_days, spec.min_sharpe)
-    gated = apply_gate(orders, checks)
+    switch, switch_checks = step(kill_switch or KillSwitchState(), book_returns, spec)
+    checks += check_trades(tradable(orders, switch, spec.kill_switch_mode), value, spec.max_turnover,
+                           spec.max_trade_share, spec.max_cost_share, spec.max_trades)
+    checks += switch_checks
+    gated = gate(orders, checks, switch, spec.kill_switch_mode)
     approved = gated[gated["status"] == "approved"]
     summary = summarize_trades(approved, value) if len(approved) else {"total_cost": 0.0, "turnover": 0.0}
     book_after = apply_trades(book, gated, mode)
     return TradeDecision(gated, checks, book, book_after, value, float(summary["total_cost"]),
-                         float(summary["turnover"]), bool(all(c.passed for c in checks)), tuple(notes))
+                         float(summary["turnover"]), bool(all(c.passed for c in checks)), tuple(notes), switch)

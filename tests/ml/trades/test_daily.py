@@ -73,13 +73,37 @@ def test_a_target_without_price_is_not_bought_and_noted() -> None:
     assert any("T03" in n for n in decision.notes)
 
 
-def test_kill_switch_blocks_all_trades_with_the_reason() -> None:
+def test_kill_switch_in_freeze_mode_blocks_all_trades_with_the_reason() -> None:
     weights = pd.Series({"T02": 0.1})
-    decision = make_trades(weights, OK, Book.empty(1e5), PRICES, ADV, pd.Series([0.01, -0.05]), SECTORS, SPEC)
-    assert not decision.approved
+    spec = TradingSpec(**{**SPEC.__dict__, "kill_switch_mode": "freeze"})
+    decision = make_trades(weights, OK, Book.empty(1e5), PRICES, ADV, pd.Series([0.01, -0.05]), SECTORS, spec)
+    assert not decision.approved and decision.kill_switch.halted
     assert set(decision.trades["status"]) == {"blocked"}
     assert decision.trades["reason"].iloc[0].startswith("daily_loss: last return -0.0500")
     assert decision.book_after.cash == 1e5 and decision.book_after.shares.empty
+
+
+def test_a_halted_book_sells_toward_target_keeps_the_proceeds_in_cash_and_buys_nothing() -> None:
+    # book 100,000: T00 and T01 5,000 each. Target: T00 2% (sell 60), T01 out (sell 100), T02 10% (buy 200).
+    # The orders' turnover (18,000 / 2) is over max_turnover 5%, the sells' (8,000 / 2) within it:
+    # the limits judge what the switch lets through.
+    book = Book(pd.Series({"T00": 100, "T01": 100}, dtype=np.int64), 90_000.0)
+    spec = TradingSpec(**{**SPEC.__dict__, "max_turnover": 0.05})
+    decision = make_trades(pd.Series({"T00": 0.02, "T02": 0.1}), OK, book, PRICES, ADV, pd.Series([0.01, -0.05]),
+                           SECTORS, spec)
+    assert decision.kill_switch.halted and decision.kill_switch.event == "fired" and not decision.approved
+    gated = decision.trades.set_index("ticker")
+    assert gated[["side", "shares", "status"]].values.tolist() == [["SELL", 60, "approved"], ["SELL", 100, "approved"],
+                                                                  ["BUY", 200, "blocked"]]
+    assert gated.loc["T02", "reason"].startswith("no new risk while halted: daily_loss: last return -0.0500")
+    assert decision.book_after.shares.to_dict() == {"T00": 40}
+    assert decision.book_after.cash == pytest.approx(90_000 + 8_000 - 8_000 * 6e-4)
+    assert decision.costs == pytest.approx(4.8) and decision.turnover == pytest.approx(0.04)
+    # the next day, still halted (cooldown), from the state carried over
+    later = make_trades(pd.Series({"T00": 0.02, "T02": 0.1}), OK, decision.book_after, PRICES, ADV,
+                        pd.Series([0.01, -0.05, 0.02]), SECTORS, spec, kill_switch=decision.kill_switch)
+    assert later.kill_switch.halt_days == 2
+    assert later.trades[["ticker", "status"]].values.tolist() == [["T02", "blocked"]]
 
 
 def test_invalid_portfolio_blocks_trades() -> None:
