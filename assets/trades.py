@@ -41,6 +41,7 @@ from ml.trades import (
     KILL_SWITCH_RULES,
     Book,
     CheckResult,
+    KillSwitchState,
     apply_trades,
     make_trades,
     no_reasons,
@@ -160,7 +161,7 @@ def trades(context: dg.AssetExecutionContext, config: TradesConfig, settings: Tr
     }))
 
 
-def switch_row(state, day: pd.Timestamp, halt_start: pd.Timestamp | None, mode: str,
+def switch_row(state: KillSwitchState, day: pd.Timestamp, halt_start: pd.Timestamp | None, mode: str,
                checks: list[CheckResult]) -> pd.DataFrame:
     """The date's row of trading.kill_switch: the state, the mode it was decided in, the first date
     of the halt in force (a new one on a 'fired' date) and the kill_switch rule's detail."""

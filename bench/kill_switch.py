@@ -1,6 +1,6 @@
 """The kill switch side by side: the backtest with the old rule ('freeze') and the new one ('derisk').
 
-    python -m bench.kill_switch CASE WAREHOUSE PREDS REGIMES [--model NAME] [--optimizer NAME]
+    python -m bench.kill_switch CASE WAREHOUSE PREDS REGIMES [--model NAME] [--optimizer NAME] [--variants A,B] [--jobs N]
 
 CASE names the data (``sample``, ``shared``); WAREHOUSE is a built warehouse (opened read-only:
 prices, sectors, ^GSPC); PREDS a pickle of walk-forward out-of-sample predictions (date, ticker,
@@ -13,7 +13,7 @@ only the kill switch differs between the rows:
   re-evaluated each day with no memory;
 * ``derisk``: the default -- a breach halts the switch until it re-arms (cool-down and recovered
   Sharpe, or the maximum halt; grace after a re-arm); while halted sells are approved, buys blocked;
-* ``derisk, no memory``: sells allowed while a rule fails, but no hysteresis (re-evaluated each day
+* ``derisk_no_memory``: sells allowed while a rule fails, but no hysteresis (re-evaluated each day
   like ``freeze``): separates what allowing the sells does from what the memory does.
 
 Each run updates ``bench/results/kill_switch.json`` (one entry per case) and rewrites
@@ -27,7 +27,9 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +40,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS: dict[str, dict[str, Any]] = {
     "freeze": {"kill_switch_mode": "freeze"},
     "derisk": {"kill_switch_mode": "derisk"},
-    "derisk, no memory": {"kill_switch_mode": "derisk", "cooldown_days": 1, "max_halt_days": 1,
+    "derisk_no_memory": {"kill_switch_mode": "derisk", "cooldown_days": 1, "max_halt_days": 1,
                           "rearm_grace_days": 0},
 }
 COUNTS = ("halted_days", "halts", "longest_halt", "blocked_days")
 COLUMNS = ("sharpe", "cagr", "max_drawdown", "halted_days", "halts", "longest_halt", "blocked_days", "turnover")
 
 
-def run_case(warehouse: str, preds_path: str, regimes_path: str, optimizer: str) -> dict[str, Any]:
-    from assets.backtest import summarize
+def run_case(warehouse: str, preds_path: str, regimes_path: str, optimizer: str,
+             variants: list[str], jobs: int = 1) -> dict[str, Any]:
     from assets.resources import TradingSettings
-    from ml.backtest import STRATEGY, run_backtest
     from ml.metrics import daily_ic
 
     preds = pd.read_pickle(preds_path)
@@ -65,29 +66,44 @@ def run_case(warehouse: str, preds_path: str, regimes_path: str, optimizer: str)
     out: dict[str, Any] = {"settings": {k: getattr(base, k) for k in (
         "max_daily_loss", "sharpe_window_days", "min_sharpe", "cooldown_days", "rearm_sharpe", "max_halt_days",
         "rearm_grace_days")}, "optimizer": optimizer, "variants": {}}
-    for name, change in VARIANTS.items():
-        spec = dataclasses.replace(base, **change)
-        started = time.perf_counter()
-        result = run_backtest(preds[["date", "ticker", "yhat", "yhat_std", "prob_up"]], prices, regimes, sectors,
-                              spec, index_close=index)
-        seconds = time.perf_counter() - started
-        summary = summarize(result, ic)[0].set_index("strategy")
-        model = result.daily[result.daily["strategy"] == STRATEGY]
-        sells = result.trades.merge(model.loc[model["kill_switch_halted"].astype(bool), ["date"]], on="date")
-        out["variants"][name] = {
-            **{c: _plain(summary.loc[STRATEGY, c]) for c in COLUMNS if c not in COUNTS},
-            **{c: int(summary.loc[STRATEGY, c]) for c in COUNTS},
-            "days": int(len(model)), "seconds": round(seconds, 1),
-            "first_date": str(model["date"].min().date()), "last_date": str(model["date"].max().date()),
-            "halted_sells_approved": int(((sells["side"] == "SELL") & (sells["status"] == "approved")).sum()),
-            "halted_buys_blocked": int(((sells["side"] == "BUY") & (sells["status"] == "blocked")).sum()),
-            "mean_exposure_halted": _plain(_exposure(model, True)),
-            "mean_exposure_armed": _plain(_exposure(model, False)),
-        }
-        out["benchmarks"] = {s: {c: _plain(summary.loc[s, c]) for c in ("sharpe", "cagr", "max_drawdown")}
-                             for s in summary.index if s != STRATEGY}
+    inputs = (preds[["date", "ticker", "yhat", "yhat_std", "prob_up"]], prices, regimes, sectors, index, ic)
+    specs = {name: dataclasses.replace(base, **VARIANTS[name]) for name in variants}
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            done = dict(zip(specs, pool.map(_variant, specs.values(), [inputs] * len(specs))))
+    else:
+        done = {name: _variant(spec, inputs) for name, spec in specs.items()}
+    for name in variants:
+        out["variants"][name], out["benchmarks"] = done[name]
         print(f"{name}: {out['variants'][name]}", flush=True)
     return out
+
+
+def _variant(spec: Any, inputs: tuple) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One backtest: the model's row of the side-by-side table, and the benchmarks' metrics."""
+    from assets.backtest import summarize
+    from ml.backtest import STRATEGY, run_backtest
+
+    preds, prices, regimes, sectors, index, ic = inputs
+    started = time.perf_counter()
+    result = run_backtest(preds, prices, regimes, sectors, spec, index_close=index)
+    seconds = time.perf_counter() - started
+    summary = summarize(result, ic)[0].set_index("strategy")
+    model = result.daily[result.daily["strategy"] == STRATEGY]
+    halted = result.trades.merge(model.loc[model["kill_switch_halted"].astype(bool), ["date"]], on="date")
+    row = {
+        **{c: _plain(summary.loc[STRATEGY, c]) for c in COLUMNS if c not in COUNTS},
+        **{c: int(summary.loc[STRATEGY, c]) for c in COUNTS},
+        "days": int(len(model)), "seconds": round(seconds, 1),
+        "first_date": str(model["date"].min().date()), "last_date": str(model["date"].max().date()),
+        "halted_sells_approved": int(((halted["side"] == "SELL") & (halted["status"] == "approved")).sum()),
+        "halted_buys_blocked": int(((halted["side"] == "BUY") & (halted["status"] == "blocked")).sum()),
+        "mean_exposure_halted": _plain(_exposure(model, True)),
+        "mean_exposure_armed": _plain(_exposure(model, False)),
+    }
+    benchmarks = {s: {c: _plain(summary.loc[s, c]) for c in ("sharpe", "cagr", "max_drawdown")}
+                  for s in summary.index if s != STRATEGY}
+    return row, benchmarks
 
 
 def _exposure(model: pd.DataFrame, halted: bool) -> float:
@@ -143,8 +159,15 @@ def main() -> None:
     parser.add_argument("regimes")
     parser.add_argument("--model", default="lightgbm", help="the model that made PREDS (shown in the table)")
     parser.add_argument("--optimizer", default="equal_weight")
+    parser.add_argument("--jobs", type=int, default=1, help="backtests run in parallel processes")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help=f"comma-separated, of: {', '.join(VARIANTS)} (default: all)")
     args = parser.parse_args()
-    result = run_case(args.warehouse, args.preds, args.regimes, args.optimizer)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    result = run_case(args.warehouse, args.preds, args.regimes, args.optimizer, variants, args.jobs)
     result |= {"model": args.model, "measured_at": dt.date.today().isoformat()}
     path = RESULTS / "kill_switch.json"
     results = json.loads(path.read_text()) if path.exists() else {}

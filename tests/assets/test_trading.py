@@ -128,7 +128,7 @@ def _seed_halted_book(home: Path, day: str) -> tuple[str, list[str]]:
                     "100::bigint as shares", [before, held])
         con.execute("insert into trading.paper_book by name select ?::date as date, 900000.0 as cash, "
                     "1000000.0 as equity, 0.0 as daily_return", [before])
-        con.execute("create table trading.kill_switch as select ?::date as date, 'derisk' as mode, 'halted' as status, "
+        con.execute("insert into trading.kill_switch by name select ?::date as date, 'derisk' as mode, 'halted' as status, "
                     "true as halted, 3::bigint as halt_days, 0::bigint as grace_days_left, '' as event, "
                     "-0.01 as last_return, 0.1 as trailing_sharpe, ?::date as halt_start, 'halted day 3' as detail",
                     [before, start])
