@@ -150,11 +150,13 @@ def test_a_halted_kill_switch_persists_sells_de_risk_the_book_and_buys_are_block
         assert (switch.status, switch.halt_days, str(switch.halt_start)[:10]) == ("halted", 4, start)
         trades = query(home_copy, f"select ticker, side, status, reason from trading.trades where date = '{day}'")
         sells, buys = trades[trades.side == "SELL"], trades[trades.side == "BUY"]
-        assert sorted(sells.ticker) == held and set(sells.status) == {"approved"}
+        # the date's portfolio (decided on the seeded book) may keep a held name: the others are exits
+        assert len(sells) and set(sells.ticker) <= set(held) and set(sells.status) == {"approved"}
         assert len(buys) and set(buys.status) == {"blocked"}
         assert buys.reason.str.startswith("no new risk while halted: ").all()
         assert buys.reason.str.contains("kill_switch: halted day 4: buys blocked, sells allowed").all()
-        assert query(home_copy, f"select count(*) as n from trading.positions where date = '{day}'").n[0] == 0
+        kept = query(home_copy, f"select ticker, shares from trading.positions where date = '{day}' order by ticker")
+        assert kept.values.tolist() == [[t, 100] for t in held if t not in set(sells.ticker)]
         book = query(home_copy, f"select cash from trading.paper_book where date = '{day}'").cash[0]
         assert book > 900_000  # the proceeds stay cash
         approval = query(home_copy, f"select approved, kill_switch from trading.trade_approvals where date = '{day}'")
