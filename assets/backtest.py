@@ -30,6 +30,7 @@ from ml.backtest import (
 )
 from ml.metrics import daily_ic
 from ml.reports import charts
+from ml.trades import halt_stats
 
 BACKTEST = dg.AssetKey(["trading", "backtest"])
 
@@ -67,7 +68,9 @@ def _held(positions: pd.DataFrame, dates: pd.Index) -> pd.DataFrame:
 
 def summarize(result: BacktestResult, ic: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Metrics per strategy, and the model's per-regime breakdown. The model's holding period is
-    that of the book (missing when it never held anything) and its blocked days a count."""
+    that of the book (missing when it never held anything); its ``blocked_days`` count the days
+    some rule failed (a kill-switch halt included, even when its sells were approved), and
+    ``halted_days``, ``halts`` and ``longest_halt`` the kill switch's halts (days in a row)."""
     daily = result.daily
     rows = []
     for name, frame in daily.groupby("strategy", sort=False):
@@ -78,6 +81,7 @@ def summarize(result: BacktestResult, ic: pd.Series) -> tuple[pd.DataFrame, pd.D
         stats = performance_summary(frame["net_return"], **extra)
         if name == STRATEGY:
             stats["blocked_days"] = int((~frame["approved"].astype(bool)).sum())
+            stats.update(halt_stats(frame["kill_switch_halted"]))
         rows.append({"strategy": name, **stats})
     model = daily[daily["strategy"] == STRATEGY].set_index("date")
     regimes = regime_breakdown(model["net_return"], model["regime"], ic=ic)
@@ -128,6 +132,9 @@ def backtest(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         "first_date": str(daily["date"].min().date()), "last_date": str(daily["date"].max().date()),
         "days": int(len(model)), "seconds": round(seconds, 2),
         "summary": metadata.table(shown),
+        "kill_switch": dg.MetadataValue.json({"mode": spec.kill_switch_mode, **{
+            k: int(summary.set_index("strategy").loc[STRATEGY, k])
+            for k in ("halted_days", "halts", "longest_halt", "blocked_days")}}),
         "by_regime": metadata.table(by_regime.set_index("regime").drop(columns=["model_id", "optimizer"])),
         "equity": metadata.chart(charts.equity_chart(equity, "Equity: model vs benchmarks"),
                                  charts_dir / "backtest_equity.png"),

@@ -224,9 +224,10 @@ def _approval_line(con: duckdb.DuckDBPyConnection) -> str:
     row = state.latest_approval(con)
     if row is None:
         return "latest trading date  - (trading.trade_approvals is empty)"
-    day, approved, orders, approved_orders, failed = row
+    day, approved, orders, approved_orders, failed, switch = row
     verdict = (f"approved ({approved_orders} of {orders} orders)" if approved
-               else f"BLOCKED ({orders} orders): {failed}")
+               else f"KILL SWITCH HALTED, sells only ({approved_orders} of {orders} orders approved): {failed}"
+               if switch == "halted" and approved_orders else f"BLOCKED ({orders} orders): {failed}")
     return f"latest trading date  {_day(day)}  {verdict}"
 
 

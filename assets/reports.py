@@ -73,6 +73,7 @@ def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         reasons = decisions.reasons_on(con, day)
         signals = decisions.signals_on(con, day)
         checks = decisions.safety_checks_on(con, day)
+        switch = decisions.kill_switch_history(con, day)
         log = monitoring_tables.log_on(con, day)
         row = registry_table.model(con, model_id)
         portfolio = decisions.portfolio_on(con, day)
@@ -110,6 +111,7 @@ def daily_report(context: dg.AssetExecutionContext, settings: TradepipeSettings,
         notes=notes,
         reasons=reasons,
         unexplained=unexplained(row["model_type"], model_id) if row else None,
+        kill_switch=switch,
     )
     paths = write_report(report_folder(settings.home_path, day), data)
     return dg.MaterializeResult(metadata=metadata.entries({

@@ -124,6 +124,11 @@ class TradingSettings(dg.ConfigurableResource):
     max_daily_loss: float = setting("kill_switch.max_daily_loss")
     sharpe_window_days: int = setting("kill_switch.sharpe_window_days")
     min_sharpe: float = setting("kill_switch.min_sharpe")
+    kill_switch_mode: str = setting("kill_switch.mode")
+    cooldown_days: int = setting("kill_switch.cooldown_days")
+    rearm_sharpe: float = setting("kill_switch.rearm_sharpe")
+    max_halt_days: int = setting("kill_switch.max_halt_days")
+    rearm_grace_days: int = setting("kill_switch.rearm_grace_days")
     mode: str = setting("trades.mode")
 
     def spec(self, optimizer: str | None = None) -> TradingSpec:

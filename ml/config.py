@@ -166,12 +166,28 @@ class Limits(_Table):
 
 
 class KillSwitch(_Table):
-    """[kill_switch]: stops trading after losses (ml.trades.kill_switch)."""
+    """[kill_switch]: the book's loss rules and what a breach does (ml.trades.kill_switch, ml.trades.switch)."""
 
-    max_daily_loss: float = Field(gt=0, description="Kill switch: a daily loss beyond this blocks trading.")
+    max_daily_loss: float = Field(gt=0, description="Kill switch: a daily loss of the book beyond this is a breach.")
     sharpe_window_days: int = Field(ge=2, description=(
         "Kill switch: trailing window (trading days, ~6 weeks) of the Sharpe rule."))
-    min_sharpe: float = Field(description="Kill switch: trailing annualised Sharpe below this blocks trading.")
+    min_sharpe: float = Field(description="Kill switch: trailing annualised Sharpe below this is a breach.")
+    mode: Literal["derisk", "freeze"] = Field(description=(
+        "What a breach does. 'derisk': the switch halts -- no buys (no new name, no increase), while sells "
+        "(exits, trims, the regime exposure cut) are approved and their proceeds stay cash -- until it re-arms "
+        "(cooldown_days, rearm_sharpe, max_halt_days, rearm_grace_days). 'freeze': every order of a day on which "
+        "a rule fails is blocked, sells included, re-evaluated every day with no memory."))
+    cooldown_days: int = Field(ge=1, description=(
+        "derisk: the fewest halted days before the switch may re-arm on a recovered Sharpe."))
+    rearm_sharpe: float = Field(description=(
+        "derisk: after cooldown_days the switch re-arms once the trailing Sharpe is at least this (and no daily "
+        "loss beyond the limit that day)."))
+    max_halt_days: int = Field(ge=1, description=(
+        "derisk: after this many halted days the switch re-arms whatever the Sharpe (not on a day with a daily "
+        "loss beyond the limit); at least cooldown_days."))
+    rearm_grace_days: int = Field(ge=0, description=(
+        "derisk: days after a re-arm, that day included, on which the Sharpe rule is not applied (its window "
+        "still holds the halt's returns); the daily-loss rule always applies."))
 
 
 class Monitoring(_Table):

@@ -140,18 +140,31 @@ def conform(con: duckdb.DuckDBPyConnection, table: str, types: Mapping[str, str]
     return changed
 
 
+def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, typed: str) -> None:
+    """Add to ``table`` the columns of the select ``typed`` it does not have yet, with their types."""
+    schema_name, name = table.split(".")
+    have = {c for (c,) in con.execute("select column_name from information_schema.columns where table_catalog = "
+                                      "current_database() and table_schema = ? and table_name = ?",
+                                      [schema_name, name]).fetchall()}
+    for column, kind, *_ in con.execute(f"describe {typed}").fetchall():
+        if column not in have:
+            con.execute(f"alter table {qualified(table)} add column {ident(column)} {kind}")
+
+
 def replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame, where: str,
                  params: list[Any]) -> None:
     """Delete the rows of ``table`` matching ``where`` and insert ``rows`` (inside the caller's
     transaction). The table is created from the frame's columns the first time; columns are
-    matched by name, so new columns in the table never break an older frame. Columns get the
-    types ``schema.py`` declares for the table (dates DATE, counts BIGINT, JSON JSON)."""
+    matched by name, so new columns in the table never break an older frame, and a column the
+    frame adds is added to the table (earlier rows NULL). Columns get the types ``schema.py``
+    declares for the table (dates DATE, counts BIGINT, JSON JSON)."""
     types = schema.types_of(table)
     con.execute(f"create schema if not exists {ident(table.split('.')[0])}")
     con.register("_rows", rows)
     try:
         typed = typed_select(table, rows, types)
         con.execute(f"create table if not exists {qualified(table)} as {typed} limit 0")
+        _add_new_columns(con, table, typed)
         conform(con, table, types)
         con.execute(f"delete from {qualified(table)} where {where}", params)
         con.execute(f"insert into {qualified(table)} by name {typed}")

@@ -40,9 +40,11 @@ def latest_market_date(con: duckdb.DuckDBPyConnection):
 
 
 def latest_approval(con: duckdb.DuckDBPyConnection) -> tuple | None:
-    """(date, approved, orders, approved_orders, failed_checks) of the latest decided date."""
-    return con.execute("select date, approved, orders, approved_orders, failed_checks from trading.trade_approvals "
-                       "order by date desc limit 1").fetchone()
+    """(date, approved, orders, approved_orders, failed_checks, kill_switch) of the latest decided
+    date (kill_switch: 'armed' / 'halted', None for a table written before the column existed)."""
+    switch = "kill_switch" if "kill_switch" in columns_of(con, "trading.trade_approvals") else "null"
+    return con.execute(f"select date, approved, orders, approved_orders, failed_checks, {switch} "
+                       "from trading.trade_approvals order by date desc limit 1").fetchone()
 
 
 def latest_regime(con: duckdb.DuckDBPyConnection) -> tuple | None:

@@ -1,7 +1,8 @@
 """The daily decision tables, each keyed by market date, written stage by stage:
 
-signals -> target weights (+ the portfolio verdict) -> trades (+ safety checks and the reasons:
-the features behind each traded name's prediction) -> approval -> positions (+ the paper book).
+signals -> target weights (+ the portfolio verdict) -> trades (+ safety checks, the kill switch's
+state and the reasons: the features behind each traded name's prediction) -> approval -> positions
+(+ the paper book).
 
 A date's decision is replaced as a whole: writing a stage for a date deletes that date's rows of
 the stage and of every later stage, so a re-run, or a re-decision that is blocked before the
@@ -20,13 +21,13 @@ from assets.warehouse.connection import (
     scalar,
     table_exists,
 )
-from ml.trades import Book
+from ml.trades import Book, KillSwitchState
 
 # Stages in decision order, each with the tables it writes.
 STAGES: dict[str, tuple[str, ...]] = {
     "signals": ("trading.signals",),
     "weights": ("trading.target_weights", "trading.portfolios"),
-    "trades": ("trading.trades", "trading.safety_checks", "trading.trade_reasons"),
+    "trades": ("trading.trades", "trading.safety_checks", "trading.kill_switch", "trading.trade_reasons"),
     "approval": ("trading.trade_approvals",),
     "positions": ("trading.positions", "trading.paper_book"),
 }
@@ -101,6 +102,32 @@ def book_before(con: duckdb.DuckDBPyConnection, day: pd.Timestamp, capital: floa
                  [last])
     shares = held.set_index("ticker")["shares"].astype("int64") if len(held) else pd.Series(dtype="int64")
     return Book(shares, float(cash)), pd.Timestamp(last)
+
+
+def kill_switch_before(con: duckdb.DuckDBPyConnection, day: pd.Timestamp) -> tuple[KillSwitchState, pd.Timestamp | None]:
+    """The kill switch after the latest decision date before ``day`` (armed when there is none)
+    and the first date of its halt (None when armed): the state the date's decision starts from,
+    so re-deciding a date starts from the same state."""
+    if not table_exists(con, "trading.kill_switch"):
+        return KillSwitchState(), None
+    rows = frame(con, "select * from trading.kill_switch where date = (select max(date) from trading.kill_switch "
+                      "where date < ?)", [day.date()])
+    if rows.empty:
+        return KillSwitchState(), None
+    start = rows["halt_start"].iloc[0]
+    return KillSwitchState.from_record(rows.iloc[0]), None if pd.isna(start) else pd.Timestamp(start)
+
+
+def kill_switch_on(con: duckdb.DuckDBPyConnection, day: pd.Timestamp) -> dict[str, Any] | None:
+    rows = _on(con, "trading.kill_switch", day)
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def kill_switch_history(con: duckdb.DuckDBPyConnection, until: pd.Timestamp) -> pd.DataFrame:
+    """``trading.kill_switch`` up to and including ``until``, by date (empty without the table)."""
+    if not table_exists(con, "trading.kill_switch"):
+        return pd.DataFrame()
+    return frame(con, "select * from trading.kill_switch where date <= ? order by date", [until.date()])
 
 
 def equity_on(con: duckdb.DuckDBPyConnection, day: pd.Timestamp) -> float | None:

@@ -12,7 +12,10 @@ the end. Timing follows the labels (DESIGN.md rule 3):
 * orders are sized and filled at the open of the next trading day ``e`` (the execution price);
 * the day's return runs from that open to the open of the trading day after, ``e2``, which is
   the ``return_end_date`` of the row: the row's return is known on ``e2``, not before;
-* the kill switch on date ``s`` sees only rows whose ``return_end_date <= s``.
+* the kill switch on date ``s`` sees only rows whose ``return_end_date <= s``; its state
+  (:class:`ml.trades.KillSwitchState`) is carried from date to date like the book, and each row
+  records it (``kill_switch_status``, ``kill_switch_halted``, ``kill_switch_halt_days``, ...) with
+  the cash after the trades.
 
 Rows of ``trading.backtest_daily`` are keyed by the decision date (the date of the predictions,
 signals and weights they come from), one per strategy: ``model`` (the pipeline), and two
@@ -37,7 +40,7 @@ import pandas as pd
 
 from ml.portfolio.arrays import day_weights
 from ml.signals import make_signals
-from ml.trades import ORDER_COLUMNS, CheckResult, TradingSpec
+from ml.trades import ORDER_COLUMNS, CheckResult, KillSwitchState, TradingSpec
 from ml.trades.arrays import DayTrades, Orders, trade_day
 from ml.trades.orders import orders_frame
 
@@ -149,8 +152,8 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
     window = spec.portfolio.cov_window
     cost_rate = (spec.commission_bps + spec.slippage_bps) / 1e4
 
-    shares, cash = np.zeros(n, dtype=np.int64), float(spec.capital)
-    out: dict[str, list] = {k: [] for k in ("row", "w", "t", "p", "c")}
+    shares, cash, switch = np.zeros(n, dtype=np.int64), float(spec.capital), KillSwitchState()
+    out: dict[str, list] = {k: [] for k in ("row", "switch", "w", "t", "p", "c")}
     notes: list[str] = []
     net_by_row: list[float] = []
     end_pos: list[int] = []
@@ -184,7 +187,7 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
         lo_r = max(0, known - spec.sharpe_window_days)
         book_returns = pd.Series(net_by_row[lo_r:known], index=day_rows[lo_r:known], dtype=float)
         day = trade_day(shares, cash, weights, targeted, px, adv[i], codes, labels, universe, verdict,
-                        book_returns, spec)
+                        book_returns, spec, switch, ~np.isnan(score[k]))
         held_after = np.flatnonzero(day.shares_after)
         end = last_open[i + 2, held_after]
         if not (end > 0).all():
@@ -192,7 +195,9 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
         value_next = day.cash_after + float((day.shares_after[held_after] * end).sum())
         net = value_next / day.value - 1.0
         out["row"].append((s, calendar[i + 1], calendar[i + 2], (value_next + day.costs) / day.value - 1.0, net,
-                           day.turnover, day.costs, len(held_after), day.approved, regime, value_next))
+                           day.turnover, day.costs, len(held_after), day.approved, regime, value_next,
+                           day.cash_after))
+        out["switch"].append(day.kill_switch.record(prefix="kill_switch_"))
         net_by_row.append(net)
         end_pos.append(i + 2)
         w_pos = np.flatnonzero(targeted)
@@ -202,12 +207,12 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
         out["p"].append((k, held_after, day.shares_after[held_after]))
         out["c"].append((k, day.checks))
         notes += [f"{s.date()}: {m}" for m in day.notes]
-        shares, cash = day.shares_after, day.cash_after
+        shares, cash, switch = day.shares_after, day.cash_after, day.kill_switch
         if log is not None and ((k + 1) % step == 0 or k + 1 == len(dates)):
             log(f"backtest: {k + 1}/{len(dates)} dates (to {s.date()}), {time.perf_counter() - started:.0f}s")
 
-    daily = _with_benchmarks(pd.DataFrame(out["row"], columns=_ROW_COLUMNS), preds, panels, index_close,
-                             spec.capital)
+    rows = pd.concat([pd.DataFrame(out["row"], columns=_ROW_COLUMNS), pd.DataFrame(out["switch"])], axis=1)
+    daily = _with_benchmarks(rows, preds, panels, index_close, spec.capital)
     return BacktestResult(daily=daily, weights=_weights_frame(out["w"], day_rows, tickers),
                           trades=_trades_frame(out["t"], day_rows, universe),
                           positions=_positions_frame(out["p"], day_rows, tickers),
@@ -215,7 +220,7 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
 
 
 _ROW_COLUMNS = ["date", "trade_date", "return_end_date", "gross_return", "net_return", "turnover", "cost",
-                "n_names", "approved", "regime", "value_end"]
+                "n_names", "approved", "regime", "value_end", "cash"]
 
 
 def _long(parts: list[tuple[int, np.ndarray, np.ndarray]], dates: pd.Index, tickers: np.ndarray,

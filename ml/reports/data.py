@@ -35,6 +35,9 @@ REASON_COLUMNS: tuple[str, ...] = (
 IC_COLUMNS: tuple[str, ...] = ("rank_ic", "rolling_rank_ic")
 
 
+KILL_SWITCH_COLUMNS: tuple[str, ...] = ("date", "mode", "status", "halt_days", "event", "halt_start", "detail")
+
+
 TOP_DRIFTED_FEATURES = 10
 
 
@@ -101,6 +104,11 @@ class ReportData:
     unexplained
         One line saying why the trades have no reasons (the model that scored the day is not
         LightGBM), or None.
+    kill_switch
+        The kill switch's state by date up to the report's date (``trading.kill_switch``):
+        ``date``, ``mode``, ``status`` ('armed' / 'halted'), ``halt_days``, ``event``,
+        ``halt_start``, ``detail``; may be empty. The page shows today's state, what it allowed
+        and every halt (when it fired, for how long, how it ended).
 
     Empty ``weights`` / ``trades`` / ``signals`` / ``reasons`` may be given as a bare
     ``pd.DataFrame()``; a frame *with* columns must have all the listed ones.
@@ -124,6 +132,7 @@ class ReportData:
     notes: Sequence[str] = ()
     reasons: pd.DataFrame = field(default_factory=pd.DataFrame)
     unexplained: str | None = None
+    kill_switch: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --------------------------------------------------------------------------- validation
@@ -206,6 +215,10 @@ def _check_inputs(data: ReportData) -> None:
         raise ValueError(f"model must be a mapping, got {type(data.model).__name__}")
     if isinstance(data.notes, str):
         raise ValueError("notes must be a sequence of strings, not one string")
+    if len(data.kill_switch):
+        missing = [c for c in KILL_SWITCH_COLUMNS if c not in data.kill_switch.columns]
+        if missing:
+            raise ValueError(f"kill_switch is missing columns {missing}")
     if data.unexplained is not None and not isinstance(data.unexplained, str):
         raise ValueError(f"unexplained must be one line of text or None, got {data.unexplained!r}")
 

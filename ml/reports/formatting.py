@@ -38,7 +38,7 @@ PERCENT_METRICS: frozenset[str] = frozenset({
 
 #: Metrics that count something (days, predictions), shown as whole numbers.
 COUNT_METRICS: frozenset[str] = frozenset({"n_days", "blocked_days", "days", "n_dates", "n_predictions",
-                                           "n_prob_up", "n_trials"})
+                                           "n_prob_up", "n_trials", "halted_days", "halts", "longest_halt"})
 
 #: Metrics in days, shown with one decimal.
 DAY_METRICS: frozenset[str] = frozenset({"avg_holding_days"})
@@ -50,6 +50,7 @@ METRIC_LABELS: dict[str, str] = {
     "hit_rate": "days up", "n_days": "days", "cost_drag": "cost drag (annual)",
     "turnover": "turnover (daily)", "turnover_annual": "turnover (annual)",
     "avg_holding_days": "average holding (days)", "blocked_days": "days blocked",
+    "halted_days": "days halted (kill switch)", "halts": "kill switch halts", "longest_halt": "longest halt (days)",
 }
 
 

@@ -21,7 +21,7 @@ from ml.reports.data import (
     _is_number,
     _review,
 )
-from ml.trades import CheckResult
+from ml.trades import KILL_SWITCH_RULES, CheckResult
 
 # --------------------------------------------------------------------------- HTML
 _CSS = """
@@ -40,6 +40,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .blocked { background: #b00020; color: #fff; }
 .approved { background: #e3f4e3; color: #1b5e20; border: 1px solid #a5d6a7; }
 .review { background: #fff4d6; color: #7a4f00; border: 1px solid #f0c36d; }
+.halted { background: #e65100; color: #fff; }
 .pass { color: #1b5e20; font-weight: bold; }
 .fail { color: #b00020; font-weight: bold; }
 .muted { color: #777; }
@@ -97,16 +98,80 @@ def _img(png: bytes, alt: str) -> str:
     return f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{encoded}"></figure>'
 
 
-def _banner(checks: Sequence[CheckResult]) -> str:
+def _today_switch(data: ReportData) -> Mapping[str, Any] | None:
+    """The kill switch's row of the report's date, or None."""
+    ks = data.kill_switch
+    if len(ks) == 0:
+        return None
+    today = ks[pd.to_datetime(ks["date"]) == data.date]
+    return None if today.empty else today.iloc[-1].to_dict()
+
+
+def _allowed(trades: pd.DataFrame) -> str:
+    """What the gate let through, by side: 'sells approved 3, buys blocked 2'."""
+    if len(trades) == 0:
+        return "no orders"
+    parts = []
+    for side, status in (("SELL", "approved"), ("SELL", "blocked"), ("BUY", "approved"), ("BUY", "blocked")):
+        n = int(((trades["side"] == side) & (trades["status"] == status)).sum())
+        if n:
+            parts.append(f"{side.lower()}s {status} {n}")
+    return ", ".join(parts)
+
+
+def _banner(checks: Sequence[CheckResult], trades: pd.DataFrame | None = None,
+            switch: Mapping[str, Any] | None = None) -> str:
     failed = [c for c in checks if not c.passed]
     if not checks:
         return ('<div class="banner blocked">TRADES BLOCKED: no safety check results '
                 "(unchecked trades are never approved)</div>")
+    if (failed and switch is not None and switch.get("status") == "halted" and switch.get("mode") == "derisk"
+            and all(c.name in KILL_SWITCH_RULES for c in failed)):
+        since = _day(switch.get("halt_start"))
+        return (f'<div class="banner halted">KILL SWITCH HALTED since {_e(since)} (day {_e(switch.get("halt_days"))}):'
+                f" no new risk, the book may only de-risk &mdash; {_e(_allowed(trades if trades is not None else pd.DataFrame()))}."
+                f" {_e(switch.get('detail'))}</div>")
     if failed:
         reasons = "; ".join(f"{c.name}: {c.detail}" for c in failed)
         return f'<div class="banner blocked">TRADES BLOCKED: {_e(reasons)}</div>'
     return (f'<div class="banner approved">trades approved: all {len(checks)} '
             "safety checks passed</div>")
+
+
+def _day(value: Any) -> str:
+    return "-" if value is None or fmt.missing(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _halts(history: pd.DataFrame) -> pd.DataFrame:
+    """One row per halt in ``history`` (trading.kill_switch by date): when it fired, its last
+    halted date, its length in days and how it ended (the event of the next date; 'in force')."""
+    h = history.assign(date=pd.to_datetime(history["date"])).sort_values("date").reset_index(drop=True)
+    halted = h["status"] == "halted"
+    run = (halted & ~halted.shift(1, fill_value=False)).cumsum().where(halted)
+    rows = []
+    for _, days in h[halted].groupby(run[halted], sort=True):
+        after = h.loc[days.index[-1] + 1:].head(1)
+        ended = after["event"].iloc[0] if len(after) else "in force"
+        rows.append({"fired": _day(days["date"].iloc[0]), "last halted day": _day(days["date"].iloc[-1]),
+                     "days": len(days), "mode": days["mode"].iloc[-1],
+                     "ended": ended if isinstance(ended, str) and ended else "rule cleared"})
+    return pd.DataFrame(rows)
+
+
+def _kill_switch_section(data: ReportData, trades: pd.DataFrame) -> str:
+    today = _today_switch(data)
+    if today is None:
+        return '<p class="muted">no kill-switch state recorded for this date</p>'
+    state = (f"<b>{_e(today['status'])}</b> ({_e(today['mode'])})"
+             + (f", event today: <b>{_e(today['event'])}</b>" if today.get("event") else "")
+             + (f", halted since {_e(_day(today['halt_start']))}, day {_e(today['halt_days'])}"
+                if today["status"] == "halted" else ""))
+    text = f"<p>Today: {state}. {_e(today.get('detail'))}. Orders: {_e(_allowed(trades))}.</p>"
+    halts = _halts(data.kill_switch)
+    if halts.empty:
+        return text + '<p class="muted">no halt recorded up to this date</p>'
+    return (text + f"<p>{len(halts)} halts, {int(halts['days'].sum())} halted days, the longest "
+            f"{int(halts['days'].max())} days:</p>" + _table(halts.iloc[::-1], right=["days"]))
 
 
 def _regime_line(data: ReportData) -> str:
@@ -334,7 +399,7 @@ def _render_html(
         f"<p><span>Regime today: {_regime_line(data)}</span></p>",
         f"<p><span>Champion model: {_model_line(data.model)}</span></p>",
         "</div>",
-        _banner(checks),
+        _banner(checks, trades, _today_switch(data)),
         review,
         "<h2>Performance</h2>", _performance(data),
         "<h2>Equity</h2>", _img(charts.equity_chart(data.equity), "equity curves"),
@@ -346,6 +411,7 @@ def _render_html(
         "<h2>Today's trades</h2>", _trades_section(trades),
         "<h2>Why these trades</h2>", _reasons_section(trades, reasons, data.unexplained),
         "<h2>Safety checks</h2>", _checks_section(checks),
+        "<h2>Kill switch</h2>", _kill_switch_section(data, trades),
         "<h2>Champion model</h2>", _champion(data.model),
         "<h2>Model health</h2>", _model_health(data.monitoring),
         "<h2>Notes</h2>", notes,

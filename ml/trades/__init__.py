@@ -2,7 +2,8 @@
 
 Modules by job: ``spec`` (:class:`TradingSpec`), ``orders`` (:func:`plan_trades`), ``safety``
 (the rules and the gate), ``book`` (:class:`Book`, :func:`apply_trades`) and ``daily``
-(:func:`make_trades`, the trading day's trade step) and ``reasons`` (:func:`trade_reasons`: the
+(:func:`make_trades`, the trading day's trade step), ``switch`` (the kill switch's state
+machine: :class:`KillSwitchState`, :func:`step_kill_switch`, the gate by side) and ``reasons`` (:func:`trade_reasons`: the
 features behind each traded name's prediction).
 """
 
@@ -20,6 +21,8 @@ from ml.trades.safety import (
     kill_switch,
 )
 from ml.trades.spec import TradingSpec
+from ml.trades.switch import KILL_SWITCH_MODES, KILL_SWITCH_RULES, KillSwitchState, halt_stats
+from ml.trades.switch import step as step_kill_switch
 
 __all__ = [
     "advance_positions",
@@ -30,6 +33,11 @@ __all__ = [
     "check_trades",
     "CheckResult",
     "kill_switch",
+    "KILL_SWITCH_MODES",
+    "KILL_SWITCH_RULES",
+    "KillSwitchState",
+    "halt_stats",
+    "step_kill_switch",
     "make_trades",
     "no_reasons",
     "ORDER_COLUMNS",

@@ -3,7 +3,8 @@
 Tickers are integer positions in one universe sorted by ticker. :func:`plan_orders` is the kernel
 of :func:`ml.trades.plan_trades`; :func:`trade_day` is the kernel of :func:`ml.trades.make_trades`
 and the backtest's day step. The safety rules of :mod:`ml.trades.safety` are called from one
-place, :func:`trade_day`: one call of :func:`kill_switch`, one of :func:`apply_gate`.
+place, :func:`trade_day`: one step of the kill switch (:func:`ml.trades.switch.step`), one gate
+(:func:`ml.trades.switch.gate_status`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ml.trades.rules import portfolio_rules, trade_rules
-from ml.trades.safety import CheckResult, apply_gate, kill_switch
+from ml.trades.safety import CheckResult
 from ml.trades.spec import TradingSpec
+from ml.trades.switch import KillSwitchState, gate_status, let_through, step
 
 __all__ = ["Orders", "DayTrades", "plan_orders", "trade_day"]
 
@@ -98,16 +100,20 @@ class DayTrades:
     turnover: float
     approved: bool
     notes: tuple[str, ...]
+    kill_switch: KillSwitchState
 
 
 def trade_day(shares: np.ndarray, cash: float, weights: np.ndarray, targeted: np.ndarray, px: np.ndarray,
               adv: np.ndarray, sector: np.ndarray, sector_labels: Sequence[object], tickers: Sequence[str],
-              portfolio_ok: CheckResult, book_returns: pd.Series, spec: TradingSpec) -> DayTrades:
+              portfolio_ok: CheckResult, book_returns: pd.Series, spec: TradingSpec,
+              switch: KillSwitchState, scored: np.ndarray) -> DayTrades:
     """The rules of :func:`ml.trades.make_trades` on arrays over the universe.
 
     ``shares`` int64 held (0: not held), ``weights`` target weights, ``targeted`` the names the
     portfolio step weighted (the entries of its weights), ``px`` prices (NaN: none), ``adv``
-    20-day volume in shares, ``sector`` codes into ``sector_labels`` (-1: none).
+    20-day volume in shares, ``sector`` codes into ``sector_labels`` (-1: none), ``switch`` the
+    kill switch after the previous decision date, ``scored`` the names with a score today (a held
+    name without one is a forced exit, which a halted switch lets through).
     """
     notes: list[str] = []
     held = shares != 0
@@ -136,13 +142,17 @@ def trade_day(shares: np.ndarray, cash: float, weights: np.ndarray, targeted: np
         orders = plan_orders(pos, shares[pos], target_w[pos], px[pos], adv[pos], value, cash,
                              spec.commission_bps, spec.slippage_bps, spec.min_trade_notional,
                              spec.max_adv_share, spec.no_trade_band)
-    names = [tickers[i] for i in orders.pos]
-    checks += trade_rules(names, orders.notional, orders.commission + orders.slippage, orders.flag, value,
+    switch, switch_checks = step(switch, book_returns, spec)
+    # the order limits judge the orders that can execute: while halted, those the switch lets through
+    kept = targeted & (weights > 0)
+    derisking = kept[orders.pos] | ~scored[orders.pos]  # a trim of a kept name, or a forced exit
+    through = let_through(orders.buy, derisking, switch, spec.kill_switch_mode)
+    flag = None if orders.flag is None else orders.flag[through]
+    checks += trade_rules([tickers[i] for i in orders.pos[through]], orders.notional[through],
+                          (orders.commission + orders.slippage)[through], flag, value,
                           spec.max_turnover, spec.max_trade_share, spec.max_cost_share, spec.max_trades)
-    checks += kill_switch(book_returns, spec.max_daily_loss, spec.sharpe_window_days, spec.min_sharpe)
-    gated = apply_gate(pd.DataFrame({"ticker": names, "side": np.where(orders.buy, "BUY", "SELL"),
-                                     "shares": orders.shares, "notional": orders.notional}), checks)
-    status = gated["status"].to_numpy(dtype=object)
+    checks += switch_checks
+    status, reason = gate_status(through, checks, switch, spec.kill_switch_mode)
     ok = status == "approved"
     after = shares.copy()
     np.add.at(after, orders.pos[ok], np.where(orders.buy[ok], orders.shares[ok], -orders.shares[ok]))
@@ -155,8 +165,8 @@ def trade_day(shares: np.ndarray, cash: float, weights: np.ndarray, targeted: np
     # as summarize_trades: commission and slippage summed apart
     costs = float(orders.commission[ok].sum()) + float(orders.slippage[ok].sum()) if ok.any() else 0.0
     turnover = float(orders.notional[ok].sum()) / value / 2 if ok.any() else 0.0
-    return DayTrades(orders, status, gated["reason"].to_numpy(dtype=object), checks, after, cash_after, value,
-                     costs, turnover, bool(all(c.passed for c in checks)), tuple(notes))
+    return DayTrades(orders, status, reason, checks, after, cash_after, value,
+                     costs, turnover, bool(all(c.passed for c in checks)), tuple(notes), switch)
 
 
 def _check_plan(pos: np.ndarray, w: np.ndarray, px: np.ndarray, value: float, cash: float,

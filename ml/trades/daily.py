@@ -7,9 +7,11 @@ same order, by :func:`ml.backtest.run_backtest` for every date of the history:
   -> rows of ``trading.signals``;
 * :func:`ml.portfolio.make_weights` (``ml/portfolio/daily.py``) -- signals, the current book and
   trailing returns -> target weights (:class:`ml.portfolio.PortfolioResult`);
-* :func:`make_trades` (this module) -- target weights, the book and prices -> whole-share orders, every safety
-  rule, the gate (all approved or all blocked, with the reasons) and the book after the approved
-  orders (paper).
+* :func:`make_trades` (this module) -- target weights, the book, prices and the kill switch's state
+  -> whole-share orders, every safety rule, the kill switch's new state (:mod:`ml.trades.switch`),
+  the gate (all approved or all blocked, with the reasons; while the switch is halted in "derisk"
+  mode the de-risking sells approved and the rest blocked) and the book after the approved orders
+  (paper).
 
 :func:`make_trades` converts its Series to arrays and calls :func:`ml.trades.arrays.trade_day`,
 the kernel the backtest calls directly on its panels (the same for ``make_weights`` and
@@ -23,6 +25,7 @@ returns whose period has ended by then.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +37,7 @@ from ml.trades.book import Book
 from ml.trades.orders import orders_frame
 from ml.trades.safety import CheckResult, advance_positions
 from ml.trades.spec import TradingSpec
+from ml.trades.switch import KillSwitchState
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class TradeDecision:
     turnover: float               # one-way turnover of the approved trades
     approved: bool
     notes: tuple[str, ...] = ()
+    kill_switch: KillSwitchState = KillSwitchState()  # the switch after this date (carry it to the next)
 
 
 def portfolio_check(portfolio: PortfolioResult) -> CheckResult:
@@ -60,7 +65,8 @@ def portfolio_check(portfolio: PortfolioResult) -> CheckResult:
 
 def make_trades(weights: pd.Series, portfolio_ok: CheckResult, book: Book, prices: pd.Series,
                 adv_shares: pd.Series, book_returns: pd.Series, sectors: pd.Series, spec: TradingSpec,
-                mode: str = "paper") -> TradeDecision:
+                mode: str = "paper", kill_switch: KillSwitchState | None = None,
+                scored: Iterable[str] | None = None) -> TradeDecision:
     """Orders from ``book`` to target ``weights``, every safety rule, the gate and the book after.
 
     Parameters
@@ -78,6 +84,13 @@ def make_trades(weights: pd.Series, portfolio_ok: CheckResult, book: Book, price
         ticker -> 20-day average volume in shares; required (the liquidity rule must run).
     book_returns : Series
         Daily returns of the book known at decision time, for the kill switch.
+    kill_switch : KillSwitchState, optional
+        The kill switch after the previous decision date (default: armed, a new book); the new
+        state is ``TradeDecision.kill_switch``. While it is halted the order limits judge only the
+        orders it lets through (:func:`ml.trades.switch.let_through`).
+    scored : iterable of str, optional
+        The names with a score (a prediction) on the date: a held name without one is a forced
+        exit, which a halted switch lets through. Default: every name has one.
     """
     if adv_shares is None:
         raise ValueError("adv_shares is required: the liquidity rule must be checked")
@@ -92,10 +105,13 @@ def make_trades(weights: pd.Series, portfolio_ok: CheckResult, book: Book, price
     day = trade_day(held.reindex(universe, fill_value=0).to_numpy(dtype=np.int64), float(book.cash),
                     weights.astype(float).reindex(universe, fill_value=0.0).to_numpy(), targeted,
                     px.reindex(universe).to_numpy(dtype=float), adv_shares.astype(float).reindex(universe).to_numpy(),
-                    codes, list(labels), universe, portfolio_ok, book_returns, spec)
+                    codes, list(labels), universe, portfolio_ok, book_returns, spec,
+                    kill_switch or KillSwitchState(),
+                    np.ones(len(universe), dtype=bool) if scored is None
+                    else np.isin(np.asarray(universe, dtype=object), np.asarray(list(scored), dtype=object)))
     gated = orders_frame(day.orders, universe).assign(status=day.status, reason=day.reason)
     after = day.shares_after != 0
     book_after = Book(pd.Series(day.shares_after[after], index=pd.Index(np.asarray(universe, dtype=object)[after]),
                                 dtype=np.int64), day.cash_after)
     return TradeDecision(gated, day.checks, book, book_after, day.value, day.costs, day.turnover, day.approved,
-                         day.notes)
+                         day.notes, day.kill_switch)

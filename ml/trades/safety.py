@@ -110,30 +110,39 @@ def kill_switch(
     paper book must be able to start); with no returns at all the daily-loss
     rule is not applied either. NaN returns raise: a missing day is an error.
     """
-    r = daily_returns.astype(float)
-    if r.isna().any():
-        raise ValueError(f"daily_returns has NaN on {[str(i) for i in r.index[r.isna()]]}")
+    r = np.asarray(daily_returns, dtype=float)  # numpy: the backtest calls this every day
+    if np.isnan(r).any():
+        raise ValueError(f"daily_returns has NaN on {[str(i) for i in daily_returns.index[np.isnan(r)]]}")
     if sharpe_window_days < 2:
         raise ValueError(f"sharpe_window_days must be >= 2, got {sharpe_window_days}")
-    if r.empty:
+    if not len(r):
         loss = CheckResult("daily_loss", True, "not applied: no returns yet")
     else:
-        last = float(r.iloc[-1])
+        last = float(r[-1])
         loss = CheckResult("daily_loss", last >= -max_daily_loss,
-                           f"last return {last:.4f} on {r.index[-1]} vs max loss {max_daily_loss}")
-    if len(r) < sharpe_window_days:
+                           f"last return {last:.4f} on {daily_returns.index[-1]} vs max loss {max_daily_loss}")
+    sharpe = trailing_sharpe(r, sharpe_window_days)
+    if sharpe is None:
         sharpe_res = CheckResult(
             "trailing_sharpe", True,
             f"not applied: {len(r)} of {sharpe_window_days} days of history")
     else:
-        window = r.iloc[-sharpe_window_days:]
-        mean, std = float(window.mean()), float(window.std(ddof=1))
-        sharpe = mean / std * np.sqrt(TRADING_DAYS) if std > 0 else math.copysign(
-            math.inf, mean) if mean != 0 else 0.0
         sharpe_res = CheckResult(
             "trailing_sharpe", sharpe >= min_sharpe,
             f"{sharpe_window_days}-day annualised Sharpe {sharpe:.3f} vs min {min_sharpe}")
     return [loss, sharpe_res]
+
+
+def trailing_sharpe(returns: np.ndarray, window: int) -> float | None:
+    """The annualised Sharpe of the last ``window`` returns (``ddof=1``) as :func:`kill_switch`
+    judges it; +inf, -inf or 0 by the sign of the mean when they do not vary; None when shorter."""
+    if len(returns) < window:
+        return None
+    w = np.asarray(returns[-window:], dtype=float)
+    mean, std = float(w.mean()), float(w.std(ddof=1))
+    if std > 0:
+        return mean / std * math.sqrt(TRADING_DAYS)
+    return math.copysign(math.inf, mean) if mean != 0 else 0.0
 
 
 def apply_gate(trades: pd.DataFrame, results: list[CheckResult]) -> pd.DataFrame:

@@ -17,7 +17,8 @@ class TradingSpec:
     is > 0. Portfolio: :class:`ml.portfolio.PortfolioSpec`. Trades: costs in basis points of
     notional, the smallest order, the ADV share before an order is flagged and the no-trade band
     (see :func:`ml.trades.plan_trades`). Safety: the limits of :func:`ml.trades.check_trades`
-    and the kill switch of :func:`ml.trades.kill_switch`.
+    and the kill switch: its rules (:func:`ml.trades.kill_switch`) and what a breach does and how
+    the switch re-arms (``kill_switch_mode`` ... ``rearm_grace_days``, see :mod:`ml.trades.switch`).
     """
 
     signal_method: str = "rank"
@@ -37,6 +38,11 @@ class TradingSpec:
     max_daily_loss: float = 0.03
     sharpe_window_days: int = 30
     min_sharpe: float = 0.5
+    kill_switch_mode: str = "derisk"
+    cooldown_days: int = 10
+    rearm_sharpe: float = 0.5
+    max_halt_days: int = 30
+    rearm_grace_days: int = 10
     weight_tolerance: float = 0.01
 
     def __post_init__(self) -> None:
@@ -44,3 +50,10 @@ class TradingSpec:
             raise ValueError(f"capital must be finite and > 0, got {self.capital!r}")
         if self.max_trades < 0:
             raise ValueError(f"max_trades must be >= 0, got {self.max_trades!r}")
+        if self.kill_switch_mode not in ("derisk", "freeze"):
+            raise ValueError(f"kill_switch_mode must be 'derisk' or 'freeze', got {self.kill_switch_mode!r}")
+        if not 1 <= self.cooldown_days <= self.max_halt_days:
+            raise ValueError(f"the kill switch needs 1 <= cooldown_days <= max_halt_days, got cooldown_days "
+                             f"{self.cooldown_days!r} and max_halt_days {self.max_halt_days!r}")
+        if self.rearm_grace_days < 0:
+            raise ValueError(f"rearm_grace_days must be >= 0, got {self.rearm_grace_days!r}")

@@ -115,6 +115,66 @@ def test_a_blocked_day_keeps_the_book_and_still_writes_the_report(home_copy):
     assert approval.approved.tolist() == [False]
 
 
+def _seed_halted_book(home: Path, day: str) -> tuple[str, list[str], list[str]]:
+    """The decision of an earlier date (a day before ``day``): a book holding three names the date's
+    target portfolio does not hold -- two with a score on the date (swapped out) and one without
+    (out of the universe: a forced exit) -- and the kill switch halted for 3 days since three days before."""
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        swapped = [t for (t,) in con.execute(
+            "select ticker from trading.signals where date = ? and score is not null and ticker not in "
+            "(select ticker from trading.target_weights where date = ?) order by ticker limit 2", [day, day]).fetchall()]
+        forced = [t for (t,) in con.execute(
+            "select ticker from marts.fct_prices where date = ? and close > 0 and ticker not in "
+            "(select ticker from trading.signals where date = ? and score is not null) order by ticker limit 1",
+            [day, day]).fetchall()]
+        assert len(swapped) == 2 and len(forced) == 1
+        held = sorted(swapped + forced)
+        before = str((pd.Timestamp(day) - pd.Timedelta(days=1)).date())
+        start = str((pd.Timestamp(day) - pd.Timedelta(days=3)).date())
+        con.execute("insert into trading.positions by name select ?::date as date, unnest(?) as ticker, "
+                    "100::bigint as shares", [before, held])
+        con.execute("insert into trading.paper_book by name select ?::date as date, 900000.0 as cash, "
+                    "1000000.0 as equity, 0.0 as daily_return", [before])
+        con.execute("insert into trading.kill_switch by name select ?::date as date, 'derisk' as mode, 'halted' as status, "
+                    "true as halted, 3::bigint as halt_days, 0::bigint as grace_days_left, '' as event, "
+                    "-0.01 as last_return, 0.1 as trailing_sharpe, ?::date as halt_start, 'halted day 3' as detail",
+                    [before, start])
+    return start, held, forced
+
+
+def test_a_halted_kill_switch_persists_a_forced_exit_de_risks_the_book_and_buys_and_swaps_are_blocked(home_copy):
+    """The state a date starts from is the latest earlier date's (trading.kill_switch): still halted
+    (day 4 < the cooldown), the exit of the name without a score is approved and moves the book, the
+    buys and the exits of the names swapped out are blocked; kill_switch_clear warns (positions
+    still run); the report shows the halt; a re-run is the same."""
+    day = SAMPLE_LAST_DATE
+    start, held, forced = _seed_halted_book(home_copy, day)
+    for _ in range(2):  # the second run re-decides the date from the same earlier state
+        result = materialize_pipeline(home_copy, selection=DAILY, raise_on_error=False)
+        assert result.success
+        check = next(e for e in result.get_asset_check_evaluations() if e.asset_check_key.name == "kill_switch_clear")
+        assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+        switch = query(home_copy, f"select * from trading.kill_switch where date = '{day}'").iloc[0]
+        assert (switch.status, switch.halt_days, str(switch.halt_start)[:10]) == ("halted", 4, start)
+        trades = query(home_copy, f"select ticker, side, status, reason from trading.trades where date = '{day}'")
+        sells, buys = trades[trades.side == "SELL"], trades[trades.side == "BUY"]
+        # the date's portfolio (decided on the seeded book) may keep a swapped name: the others are exits
+        assert set(sells.ticker) <= set(held) and forced[0] in set(sells.ticker)
+        assert sells.set_index("ticker").status.to_dict() == {t: "approved" if t in forced else "blocked"
+                                                                for t in sells.ticker}
+        assert len(buys) and set(buys.status) == {"blocked"}
+        assert buys.reason.str.startswith("no new risk while halted (buys, and the exits of names swapped out): ").all()
+        assert buys.reason.str.contains("kill_switch: halted day 4: buys and swaps blocked, trims and forced exits allowed").all()
+        kept = query(home_copy, f"select ticker, shares from trading.positions where date = '{day}' order by ticker")
+        assert kept.values.tolist() == [[t, 100] for t in held if t not in forced]
+        book = query(home_copy, f"select cash from trading.paper_book where date = '{day}'").cash[0]
+        assert book > 900_000  # the proceeds stay cash
+        approval = query(home_copy, f"select approved, kill_switch from trading.trade_approvals where date = '{day}'")
+        assert approval.values.tolist() == [[False, "halted"]]
+    html = (home_copy / "reports" / day / "report.html").read_text()
+    assert f"KILL SWITCH HALTED since {start} (day 4)" in html and "TRADES BLOCKED" not in html
+
+
 def test_a_backfill_of_past_dates_trades_like_the_backtest(home_copy):
     """Replaying three consecutive past market dates (models and data as of each date) into a
     warehouse with no earlier paper book gives the weights of the backtest run over the same dates:

@@ -6,12 +6,17 @@ import pytest
 
 from assets.warehouse import trading
 from assets.warehouse.connection import transaction
+from ml.trades import KillSwitchState
 
 DAY = pd.Timestamp("2020-01-02")
 OTHER = pd.Timestamp("2020-01-03")
 
 
-def _decide(con, day, tickers):
+def _switch(state: KillSwitchState, halt_start=None) -> pd.DataFrame:
+    return pd.DataFrame([{"mode": "derisk", **state.record(), "halt_start": halt_start, "detail": ""}])
+
+
+def _decide(con, day, tickers, switch: KillSwitchState = KillSwitchState()):
     rows = pd.DataFrame({"ticker": tickers})
     with transaction(con):
         trading.write_stage(con, "signals", day, {"trading.signals": rows.assign(score=1.0, signal=1, method="rank")})
@@ -19,6 +24,7 @@ def _decide(con, day, tickers):
                                                   "trading.portfolios": pd.DataFrame([{"valid": True}])})
         trading.write_stage(con, "trades", day, {"trading.trades": rows.assign(side="BUY", status="approved"),
                                                  "trading.safety_checks": pd.DataFrame([{"check": "x", "passed": True}]),
+                                                 "trading.kill_switch": _switch(switch, day if switch.halted else None),
                                                  "trading.trade_reasons": rows.assign(side="BUY", rank=1, feature="f",
                                                                                       contribution=0.1)})
         trading.write_stage(con, "approval", day, {"trading.trade_approvals": pd.DataFrame([{"approved": True}])})
@@ -76,3 +82,29 @@ def test_the_book_before_a_date_is_the_latest_earlier_one():
     assert last == DAY and book.cash == 1.0 and book.shares.to_dict() == {"A": 10, "B": 10}
     empty, none = trading.book_before(con, DAY, capital=100.0)
     assert none is None and empty.cash == 100.0 and empty.shares.empty
+
+
+def test_the_kill_switch_a_date_starts_from_is_the_latest_earlier_one_and_a_rerun_replaces_it():
+    con = duckdb.connect()
+    assert trading.kill_switch_before(con, DAY) == (KillSwitchState(), None)  # no table yet: armed
+    fired = KillSwitchState(True, 1, 0, "fired", -0.05, None)
+    _decide(con, DAY, ["A"], fired)
+    assert trading.kill_switch_before(con, DAY) == (KillSwitchState(), None)  # only earlier dates count
+    assert trading.kill_switch_before(con, OTHER) == (fired, DAY)
+    _decide(con, OTHER, ["A"], KillSwitchState(True, 2, 0, "", 0.01, 0.3))
+    with transaction(con):  # OTHER re-decided: its row replaced, DAY's untouched, the start state the same
+        trading.write_stage(con, "trades", OTHER, {"trading.kill_switch": _switch(KillSwitchState(True, 2, 0, ""), DAY)})
+    assert trading.kill_switch_before(con, OTHER) == (fired, DAY)
+    rows = trading.kill_switch_history(con, OTHER)
+    assert rows["status"].tolist() == ["halted", "halted"] and rows["halt_days"].tolist() == [1, 2]
+    assert _count(con, "trading.kill_switch", OTHER) == 1
+
+
+def test_a_column_a_newer_version_writes_is_added_to_an_older_table():
+    con = duckdb.connect()
+    with transaction(con):
+        trading.write_stage(con, "approval", DAY, {"trading.trade_approvals": pd.DataFrame([{"approved": True}])})
+        trading.write_stage(con, "approval", OTHER, {"trading.trade_approvals": pd.DataFrame(
+            [{"approved": False, "kill_switch": "halted"}])})
+    rows = con.execute("select date, approved, kill_switch from trading.trade_approvals order by date").fetchall()
+    assert rows == [(DAY.date(), True, None), (OTHER.date(), False, "halted")]

@@ -10,7 +10,7 @@ from ml.backtest import BENCH_EQUAL, BENCH_INDEX, STRATEGY, price_panels, run_ba
 from ml.ingest.synthetic import generate_market
 from ml.portfolio import OPTIMIZERS, PortfolioSpec, make_weights
 from ml.signals import make_signals
-from ml.trades import Book, TradingSpec, make_trades, portfolio_check
+from ml.trades import Book, KillSwitchState, TradingSpec, make_trades, portfolio_check, step_kill_switch
 
 DATES = pd.bdate_range("2020-01-06", periods=8)  # two days of history, then d2.. as decisions
 SECTORS = pd.Series({"A": "Tech", "B": "Energy", "C": "Health"})
@@ -134,6 +134,42 @@ def test_daily_step_gives_the_backtest_weights_for_the_same_date_and_book(market
         pd.testing.assert_series_equal(daily.sort_index(), backtest.sort_index(), check_names=False)
 
 
+def test_daily_step_gives_the_backtest_trades_and_kill_switch_on_halted_days(market) -> None:
+    """The daily run's trade step, given the previous date's book and kill-switch state (as the
+    daily run reads them from its tables) and the returns known by the date, decides what the
+    backtest decided on halted days: the same state, the sells approved and the buys blocked."""
+    preds, prices, regimes, sectors = market
+    spec = TradingSpec(portfolio=PortfolioSpec(optimizer="inverse_vol", top_n=10, max_replace=2, min_names=5,
+                                               max_weight=0.2, max_sector=0.4),
+                       sharpe_window_days=10, min_sharpe=2.0, cooldown_days=3, max_halt_days=6, rearm_grace_days=2)
+    result = run_backtest(preds, prices, regimes, sectors, spec)
+    model = result.daily[result.daily["strategy"] == STRATEGY].reset_index(drop=True)
+    assert model["kill_switch_halted"].any() and (~model["kill_switch_halted"].astype(bool)).any()
+    panels = price_panels(prices)
+    checked = 0
+    for i in model.index[model["kill_switch_halted"].astype(bool)][:8]:
+        row, prev = model.loc[i], model.loc[i - 1]
+        day = row["date"]
+        held = result.positions[result.positions["date"] == prev["date"]].set_index("ticker")["shares"]
+        book = Book(held.astype("int64"), float(prev["cash"]))
+        signals = make_signals(preds[preds["date"] == day], regimes.loc[[day]], spec)
+        returns = price_panels(prices[prices["date"] <= day]).returns.iloc[-spec.portfolio.cov_window:]
+        portfolio = make_weights(signals, book, returns, sectors, regimes[day], spec)
+        known = model[model["return_end_date"] <= day].set_index("date")["net_return"]
+        state = KillSwitchState.from_record(prev, prefix="kill_switch_")
+        decision = make_trades(portfolio.weights, portfolio_check(portfolio), book,
+                               panels.open.loc[row["trade_date"]], panels.adv.loc[day], known, sectors, spec,
+                               kill_switch=state, scored=signals.loc[signals["score"].notna(), "ticker"])
+        assert decision.kill_switch == KillSwitchState.from_record(row, prefix="kill_switch_")
+        assert decision.kill_switch == step_kill_switch(state, known, spec)[0]
+        backtest = result.trades[result.trades["date"] == day].drop(columns="date").reset_index(drop=True)
+        pd.testing.assert_frame_equal(decision.trades.reset_index(drop=True)[backtest.columns], backtest,
+                                      check_dtype=False)
+        assert set(backtest.loc[backtest["side"] == "BUY", "status"]) <= {"blocked"}
+        checked += int((backtest.loc[backtest["side"] == "SELL", "status"] == "approved").any())
+    assert checked > 0  # some halted day had a de-risking sell
+
+
 def test_rows_known_by_a_date_do_not_change_when_later_data_changes(market) -> None:
     """Rule 7 for the backtest: perturb every price and prediction after T; every row whose
     return_end_date <= T is unchanged (and so are its weights and trades)."""
@@ -174,7 +210,7 @@ def test_the_engine_and_the_daily_functions_agree_day_by_day(market, optimizer) 
     panels = price_panels(prices)
     calendar = panels.open.index
     model = result.daily[result.daily["strategy"] == STRATEGY].set_index("date")
-    book, known = Book.empty(spec.capital), []
+    book, known, switch = Book.empty(spec.capital), [], KillSwitchState()
     for day in span:
         i = calendar.get_loc(day)
         signals = make_signals(preds[preds["date"] == day], regimes.loc[[day]], spec)
@@ -183,7 +219,8 @@ def test_the_engine_and_the_daily_functions_agree_day_by_day(market, optimizer) 
         ended = [(d, r) for end, d, r in known if end <= day]
         book_returns = pd.Series([r for _, r in ended], index=[d for d, _ in ended], dtype=float)
         decision = make_trades(portfolio.weights, portfolio_check(portfolio), book, panels.open.loc[calendar[i + 1]],
-                               panels.adv.loc[day], book_returns, sectors, spec)
+                               panels.adv.loc[day], book_returns, sectors, spec, kill_switch=switch,
+                               scored=signals.loc[signals["score"].notna(), "ticker"])
         weights = result.weights[result.weights["date"] == day].set_index("ticker")["weight"]
         pd.testing.assert_series_equal(portfolio.weights, weights, check_names=False, check_exact=True,
                                        check_index_type=False)
@@ -198,5 +235,5 @@ def test_the_engine_and_the_daily_functions_agree_day_by_day(market, optimizer) 
         net = value_next / decision.value - 1.0
         assert model.loc[day, "net_return"] == net and model.loc[day, "approved"] == decision.approved
         known.append((calendar[i + 2], day, net))
-        book = decision.book_after
+        book, switch = decision.book_after, decision.kill_switch
     assert not model["approved"].all() and model["approved"].any()  # both kinds of day were replayed

@@ -425,3 +425,46 @@ def test_why_these_trades_says_in_one_line_when_the_model_is_not_lightgbm(tmp_pa
 def test_reasons_missing_columns_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"reasons is missing columns \['contribution'"):
         write_report(tmp_path / "out", _light(reasons=_reasons().drop(columns=["contribution", "bias"])))
+
+
+def _switch_history() -> pd.DataFrame:
+    """Two halts: 3 days from 2024-03-15 (re-armed after the cooldown), and one in force since 2024-03-27."""
+    dates = pd.bdate_range(end=DATE, periods=12)
+    status = ["armed"] * 2 + ["halted"] * 3 + ["armed"] * 5 + ["halted"] * 2
+    event = [""] * 2 + ["fired", "", ""] + ["rearmed: sharpe recovered"] + [""] * 4 + ["fired", ""]
+    halt_days = [0, 0, 1, 2, 3, 0, 0, 0, 0, 0, 1, 2]
+    start = [None] * 2 + [dates[2]] * 3 + [None] * 5 + [dates[10]] * 2
+    return pd.DataFrame({"date": dates, "mode": "derisk", "status": status, "halt_days": halt_days, "event": event,
+                         "halt_start": start, "detail": ["armed"] * 10 + ["halted day 1", "halted <day> 2"]})
+
+
+def test_a_derisk_halt_shows_what_it_allowed_and_every_halt(tmp_path: Path) -> None:
+    checks = [CheckResult("max_weight", True, "ok"), CheckResult("trailing_sharpe", False, "Sharpe 0.1 vs min 0.5"),
+              CheckResult("kill_switch", False, "halted <day> 2")]
+    data = _light(checks=checks)
+    trades = pd.DataFrame({"ticker": ["AAA", "BBB", "CCC"], "side": ["SELL", "BUY", "BUY"], "shares": [10, 5, 5],
+                           "price": [10.0] * 3, "notional": [100.0, 50.0, 50.0], "commission_est": [0.01] * 3,
+                           "slippage_est": [0.05] * 3, "status": ["approved", "blocked", "blocked"],
+                           "reason": ["de-risking sell", "no new risk", "no new risk"], "liquidity_flag": [False] * 3})
+    page = _html(write_report(tmp_path, replace(data, trades=trades, kill_switch=_switch_history())))
+    banner = re.search(r'<div class="banner halted">(.*?)</div>', page)
+    assert banner is not None and "TRADES BLOCKED" not in page
+    assert banner.group(1).startswith("KILL SWITCH HALTED since 2024-03-27 (day 2): no new risk")
+    assert "sells approved 1, buys blocked 2" in banner.group(1) and "halted &lt;day&gt; 2" in banner.group(1)
+    section = page[page.index("<h2>Kill switch</h2>"):]
+    assert "2 halts, 5 halted days, the longest 3 days" in section
+    assert "rearmed: sharpe recovered" in section and "in force" in section and "2024-03-15" in section
+
+
+def test_a_freeze_halt_or_another_failed_rule_is_a_blocked_day(tmp_path: Path) -> None:
+    checks = [CheckResult("turnover", False, "turnover 0.9"), CheckResult("kill_switch", False, "halted day 2")]
+    page = _html(write_report(tmp_path, replace(_light(checks=checks), kill_switch=_switch_history())))
+    assert '<div class="banner blocked">TRADES BLOCKED: ' in page and 'class="banner halted"' not in page
+    frozen = _switch_history().assign(mode="freeze")
+    page = _html(write_report(tmp_path, replace(_light(checks=checks[1:]), kill_switch=frozen)))
+    assert '<div class="banner blocked">TRADES BLOCKED: kill_switch: halted day 2' in page
+
+
+def test_a_report_without_kill_switch_rows_says_so(tmp_path: Path) -> None:
+    page = _html(write_report(tmp_path, _light()))
+    assert "no kill-switch state recorded for this date" in page

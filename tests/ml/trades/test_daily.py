@@ -73,13 +73,46 @@ def test_a_target_without_price_is_not_bought_and_noted() -> None:
     assert any("T03" in n for n in decision.notes)
 
 
-def test_kill_switch_blocks_all_trades_with_the_reason() -> None:
+def test_kill_switch_in_freeze_mode_blocks_all_trades_with_the_reason() -> None:
     weights = pd.Series({"T02": 0.1})
-    decision = make_trades(weights, OK, Book.empty(1e5), PRICES, ADV, pd.Series([0.01, -0.05]), SECTORS, SPEC)
-    assert not decision.approved
+    spec = TradingSpec(**{**SPEC.__dict__, "kill_switch_mode": "freeze"})
+    decision = make_trades(weights, OK, Book.empty(1e5), PRICES, ADV, pd.Series([0.01, -0.05]), SECTORS, spec)
+    assert not decision.approved and decision.kill_switch.halted
     assert set(decision.trades["status"]) == {"blocked"}
     assert decision.trades["reason"].iloc[0].startswith("daily_loss: last return -0.0500")
     assert decision.book_after.cash == 1e5 and decision.book_after.shares.empty
+
+
+def test_a_halted_book_trims_and_makes_forced_exits_keeps_the_proceeds_in_cash_and_buys_nothing() -> None:
+    # book 100,000: T00 and T01 5,000 each (price 50). Target: T00 2% (sell 60), T01 out (sell 100),
+    # T02 10% (buy 200). The orders' turnover (18,000 / 2) is over max_turnover 5%, the sells' (8,000 / 2)
+    # within it: the limits judge what the switch lets through.
+    book = Book(pd.Series({"T00": 100, "T01": 100}, dtype=np.int64), 90_000.0)
+    spec = TradingSpec(**{**SPEC.__dict__, "max_turnover": 0.05})
+    target = pd.Series({"T00": 0.02, "T02": 0.1})
+    # T01 still has a score: its exit is the other leg of a swap into T02, blocked with the buy
+    swap = make_trades(target, OK, book, PRICES, ADV, pd.Series([0.01, -0.05]), SECTORS, spec)
+    assert swap.kill_switch.halted and swap.kill_switch.event == "fired" and not swap.approved
+    gated = swap.trades.set_index("ticker")
+    assert gated[["side", "shares", "status"]].values.tolist() == [["SELL", 60, "approved"], ["SELL", 100, "blocked"],
+                                                                  ["BUY", 200, "blocked"]]
+    assert gated.loc["T02", "reason"].startswith("no new risk while halted (buys, and the exits of names swapped "
+                                                 "out): daily_loss: last return -0.0500")
+    assert swap.book_after.shares.to_dict() == {"T00": 40, "T01": 100}
+    assert swap.book_after.cash == pytest.approx(90_000 + 3_000 - 3_000 * 6e-4)
+    # T01 has no score today: a forced exit, let through like the trim
+    decision = make_trades(target, OK, book, PRICES, ADV, pd.Series([0.01, -0.05]), SECTORS, spec,
+                           scored=["T00", "T02"])
+    gated = decision.trades.set_index("ticker")
+    assert gated["status"].tolist() == ["approved", "approved", "blocked"]
+    assert decision.book_after.shares.to_dict() == {"T00": 40}
+    assert decision.book_after.cash == pytest.approx(90_000 + 8_000 - 8_000 * 6e-4)
+    assert decision.costs == pytest.approx(4.8) and decision.turnover == pytest.approx(0.04)
+    # the next day, still halted (cooldown), from the state carried over
+    later = make_trades(target, OK, decision.book_after, PRICES, ADV,
+                        pd.Series([0.01, -0.05, 0.02]), SECTORS, spec, kill_switch=decision.kill_switch)
+    assert later.kill_switch.halt_days == 2
+    assert later.trades[["ticker", "status"]].values.tolist() == [["T02", "blocked"]]
 
 
 def test_invalid_portfolio_blocks_trades() -> None:
