@@ -24,7 +24,7 @@ def cluster():
     """Two single-threaded workers in this process: quick to start, and the tasks still travel
     through the scheduler as they would to remote workers."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as local, distributed.Client(local) as client:
+                                  dashboard_address=":0") as local, distributed.Client(local) as client:
         yield client
 
 
@@ -67,9 +67,9 @@ def test_backtests_are_identical_on_every_backend(cluster, universe) -> None:  #
         assert comparison.notes == first.notes
 
 
-def test_dask_without_a_client_or_scheduler_says_so() -> None:
+def test_dask_at_a_scheduler_address_runs_the_tasks_there() -> None:
     from ml.parallel import run_parallel
 
-    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local:
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as local:
         got = list(run_parallel(pow, [(2, 3)], Parallelism(backend="dask", scheduler=local.scheduler_address)))
     assert got == [8]
