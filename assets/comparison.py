@@ -40,6 +40,7 @@ from ml.comparison import (
     write_selection_report,
 )
 from ml.config import setting, value
+from ml.parallel import Parallelism
 from ml.reports import charts
 from ml.training import registry
 
@@ -67,8 +68,13 @@ class ComparisonConfig(dg.Config):
     min_max_drawdown: float | None = setting("comparison.min_max_drawdown")
     min_calmar: float | None = setting("comparison.min_calmar")
     max_turnover: float | None = setting("comparison.max_turnover")
-    n_jobs: int = setting("comparison.n_jobs")
+    n_jobs: int = setting("parallel.n_jobs")
+    parallel_backend: str = setting("parallel.backend")
+    scheduler: str = setting("parallel.scheduler")
     promote: bool = setting("comparison.promote")
+
+    def parallelism(self) -> Parallelism:
+        return Parallelism(n_jobs=self.n_jobs, backend=self.parallel_backend, scheduler=self.scheduler)
 
     def selection_spec(self) -> SelectionSpec:
         weights = {name: getattr(self, f"weight_{name}") for name in DEFAULT_WEIGHTS}
@@ -152,12 +158,13 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
 
     run = train_candidates(panel, candidates, spec, test_from=test_from, final_start=final_start,
                            ensemble_size=config.ensemble_size, tuning_iter=config.tuning_iter,
-                           tuning_splits=config.tuning_splits, log=context.log.info)
+                           tuning_splits=config.tuning_splits, log=context.log.info,
+                           parallelism=config.parallelism())
     preds = {name: p[pd.to_datetime(p["date"]) >= test_from] for name, p in run.predictions.items()}
     backtest_started = time.perf_counter()
     comparison = backtest_candidates(preds, config.optimizers, prices, regimes, sector, trading.spec(),
-                                     index_close=index_close, final_start=final_start, n_jobs=config.n_jobs,
-                                     log=context.log.info)
+                                     index_close=index_close, final_start=final_start,
+                                     log=context.log.info, parallelism=config.parallelism())
     backtest_seconds = time.perf_counter() - backtest_started
     context.log.info(f"{len(comparison.table.drop_duplicates(['model', 'optimizer']))} backtests: "
                      f"{backtest_seconds:.1f}s")

@@ -12,7 +12,8 @@ only the kill switch differs between the rows:
 * ``freeze``: the rule before the state machine -- a day on which a rule fails blocks every order,
   re-evaluated each day with no memory;
 * ``derisk``: the default -- a breach halts the switch until it re-arms (cool-down and recovered
-  Sharpe, or the maximum halt; grace after a re-arm); while halted sells are approved, buys blocked;
+  Sharpe, or the maximum halt; grace after a re-arm); while halted buys and swaps are blocked, trims
+  and forced exits approved;
 * ``derisk_no_memory``: sells allowed while a rule fails, but no hysteresis (re-evaluated each day
   like ``freeze``): separates what allowing the sells does from what the memory does.
 

@@ -263,8 +263,22 @@ class Comparison(_Table):
     min_calmar: Threshold = Field(description="Threshold: Calmar ratio at least this (false: no threshold).")
     max_turnover: Threshold = Field(description=(
         "Threshold: mean daily one-way turnover at most this (false: no threshold)."))
-    n_jobs: int = Field(ge=1, description="Backtests run in parallel processes.")
     promote: bool = Field(description="Make the winner the champion (false: compare and report only).")
+
+
+class Parallel(_Table):
+    """[parallel]: where the comparison's and the tuner's independent fits and backtests run (ml.parallel)."""
+
+    backend: Literal["local", "dask"] = Field(description=(
+        "'local' (processes on this machine) or 'dask' (a Dask distributed cluster; needs the optional "
+        "'distributed' package: pip install 'tradepipe[dask]')."))
+    n_jobs: int = Field(ge=1, description=(
+        "local: fits or backtests at once, each in its own process with its share of the CPUs "
+        "(1: one after the other in the run's own process). dask: ignored, the cluster's worker "
+        "threads set it."))
+    scheduler: str = Field(description=(
+        "dask: the scheduler's address, e.g. 'tcp://10.0.0.5:8786' (started with `dask scheduler`, "
+        "workers with `dask worker ADDRESS`); '' uses a Dask client already created in the process."))
 
 
 class Dbt(_Table):
@@ -306,6 +320,7 @@ class Config(_Table):
     quality: Quality
     ingest: Ingest
     comparison: Comparison
+    parallel: Parallel
     dbt: Dbt
 
     def get(self, path: str) -> Any:

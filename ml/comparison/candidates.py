@@ -29,7 +29,8 @@ import pandas as pd
 from ml.comparison.evaluation import prediction_metrics, rank_ensemble
 from ml.comparison.search_space import DEFAULT_SPACES
 from ml.comparison.tuning import TuningResult, tune
-from ml.training import TrainingSpec, WalkForwardSplit, walk_forward
+from ml.parallel import Parallelism, run_parallel
+from ml.training import TrainingSpec, WalkForwardResult, WalkForwardSplit, walk_forward
 
 __all__ = ["Candidate", "CandidateRun", "default_candidates", "train_candidates", "ENSEMBLE"]
 
@@ -142,6 +143,7 @@ def train_candidates(
     tuning_iter: int = 8,
     tuning_splits: int = 3,
     log: Callable[[str], None] | None = None,
+    parallelism: Parallelism | None = None,
 ) -> CandidateRun:
     """Walk every candidate forward over the folds whose test window ends on or after ``test_from``.
 
@@ -163,7 +165,13 @@ def train_candidates(
     tuning_iter, tuning_splits : int
         Random-search trials and purged folds of a tuned candidate.
     log : callable, optional
-        Called with progress lines: each candidate's folds, tuning, and end.
+        Called with progress lines: each candidate's folds, tuning, and end (the folds only when
+        the walk-forwards run in this process).
+    parallelism : ml.parallel.Parallelism, optional
+        Where the tuners' trials and then the candidates' walk-forwards run, side by side
+        (:func:`ml.parallel.run_parallel`; default: one after the other in this process). The
+        predictions are the same wherever they run (a random forest's to ~1e-16 when its fits
+        get another thread count, see :mod:`ml.training.models`).
     """
     names = [c.name for c in candidates]
     if len(set(names)) != len(names):
@@ -171,6 +179,7 @@ def train_candidates(
     if not candidates:
         raise ValueError("no candidates to compare")
     say = log or (lambda _msg: None)
+    seam = Parallelism() if parallelism is None else parallelism
     final_ts = None if final_start is None else pd.Timestamp(final_start)
     predictions: dict[str, pd.DataFrame] = {}
     params: dict[str, dict[str, Any]] = {}
@@ -178,44 +187,65 @@ def train_candidates(
     seconds: dict[str, float] = {}
     folds: pd.DataFrame | None = None
     members: list[str] = []
+    models = [c for c in candidates if c.model_type != ENSEMBLE]
+    # the tuners first (their trials side by side), then every model's walk-forward side by side
+    specs: dict[str, TrainingSpec] = {}
+    for candidate in models:
+        cand_spec = replace(spec, model_type=candidate.model_type, params=dict(candidate.params))
+        if candidate.tune:
+            started = time.perf_counter()
+            until = _tuning_until(panel, cand_spec, test_from)
+            say(f"{candidate.name}: tuning, {tuning_iter} trials x {tuning_splits} purged folds "
+                f"up to {until.date()}")
+            result = tune(panel, cand_spec, DEFAULT_SPACES[candidate.model_type],
+                          method="random", n_iter=tuning_iter, n_splits=tuning_splits,
+                          until=until, seed=spec.seed,
+                          log=None if log is None else _prefixed(say, candidate.name), parallelism=seam)
+            tuned[candidate.name] = result
+            seconds[candidate.name] = time.perf_counter() - started
+            cand_spec = replace(cand_spec, params={**candidate.params, **result.best_params})
+        specs[candidate.name] = cand_spec
+    walks = [(panel, specs[c.name], test_from,
+              None if log is None or not seam.in_process else _prefixed(say, c.name)) for c in models]
+    if not seam.in_process:
+        say(f"{len(walks)} walk-forwards side by side ({seam.backend}, n_jobs={seam.n_jobs})")
+    runs = iter(run_parallel(_walk, walks, seam))
     for number, candidate in enumerate(candidates, start=1):
-        started = time.perf_counter()
-        say(f"candidate {number}/{len(candidates)}: {candidate.name}")
         if candidate.model_type == ENSEMBLE:
+            started = time.perf_counter()
+            say(f"candidate {number}/{len(candidates)}: {candidate.name}")
             if ensemble_size < 2 or len(predictions) < 2:
                 raise ValueError(f"the rank ensemble needs ensemble_size >= 2 (got {ensemble_size}) and at least "
                                  f"two model candidates before it (got {list(predictions)})")
             members = _best_members(predictions, final_ts, ensemble_size)
             predictions[candidate.name] = rank_ensemble(predictions, members)
             params[candidate.name] = {"members": members}
+            seconds[candidate.name] = time.perf_counter() - started
         else:
-            cand_spec = replace(spec, model_type=candidate.model_type, params=dict(candidate.params))
-            if candidate.tune:
-                until = _tuning_until(panel, cand_spec, test_from)
-                say(f"{candidate.name}: tuning, {tuning_iter} trials x {tuning_splits} purged folds "
-                    f"up to {until.date()}")
-                result = tune(panel, cand_spec, DEFAULT_SPACES[candidate.model_type],
-                              method="random", n_iter=tuning_iter, n_splits=tuning_splits,
-                              until=until, seed=spec.seed,
-                              log=None if log is None else _prefixed(say, candidate.name))
-                tuned[candidate.name] = result
-                cand_spec = replace(cand_spec, params={**candidate.params, **result.best_params})
-            run = walk_forward(panel, cand_spec, test_from=test_from,
-                               log=None if log is None else _prefixed(say, candidate.name))
+            if seam.in_process:
+                say(f"candidate {number}/{len(candidates)}: {candidate.name}")
+            run, walk_seconds = next(runs)
             bounds = run.folds[_FOLD_KEYS].reset_index(drop=True)
             if folds is None:
                 folds = bounds
             elif not bounds.equals(folds):
                 raise AssertionError(f"candidate {candidate.name} was walked forward on other folds")
             predictions[candidate.name] = run.predictions
-            params[candidate.name] = dict(cand_spec.params)
-        seconds[candidate.name] = time.perf_counter() - started
+            params[candidate.name] = dict(specs[candidate.name].params)
+            seconds[candidate.name] = seconds.get(candidate.name, 0.0) + walk_seconds
         say(f"{candidate.name}: done in {seconds[candidate.name]:.1f}s")
     if folds is None:
         raise ValueError("an ensemble needs at least one model candidate before it")
     metrics = pd.DataFrame([{"model": name, **row} for name, preds in predictions.items()
                             for row in _window_metrics(preds, final_ts)])
     return CandidateRun(predictions, folds, params, tuned, members, metrics, seconds)
+
+
+def _walk(panel: pd.DataFrame, spec: TrainingSpec, test_from: Any,
+          log: Callable[[str], None] | None) -> tuple[WalkForwardResult, float]:
+    """One candidate's walk-forward and its wall time (a task of :func:`ml.parallel.run_parallel`)."""
+    started = time.perf_counter()
+    return walk_forward(panel, spec, test_from=test_from, log=log), time.perf_counter() - started
 
 
 def _prefixed(log: Callable[[str], None], prefix: str) -> Callable[[str], None]:

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
 from ml import metrics as mt
 from ml.backtest import (
@@ -39,6 +38,7 @@ from ml.backtest import (
     run_backtest,
 )
 from ml.common import check_int
+from ml.parallel import Parallelism, available_cpus, run_parallel
 from ml.portfolio import OPTIMIZERS
 from ml.trades import TradingSpec
 
@@ -276,6 +276,7 @@ def backtest_candidates(
     predictions_by_model: Mapping[str, pd.DataFrame], optimizers: Sequence[str], prices: pd.DataFrame,
     regimes: pd.Series, sectors: pd.Series, spec: TradingSpec, index_close: pd.Series | None = None,
     final_start: Any | None = None, n_jobs: int = 1, log: Callable[[str], None] | None = None,
+    parallelism: Parallelism | None = None,
 ) -> Comparison:
     """Backtest every (model, optimizer) over the candidates' common OOS dates and score the windows.
 
@@ -307,6 +308,9 @@ def backtest_candidates(
     log : callable, optional
         Called with a progress line as each backtest finishes ("backtest 5/24 ridge x hrp: 41.2s"),
         in combo order.
+    parallelism : ml.parallel.Parallelism, optional
+        Where the backtests run (local processes or a Dask cluster, :func:`ml.parallel.run_parallel`);
+        given, it replaces ``n_jobs``. The results and their order are the same wherever they run.
 
     Returns
     -------
@@ -343,11 +347,12 @@ def backtest_candidates(
                          f"dates run {common.min().date()}..{common.max().date()}")
 
     combos = [(m, o) for m in preds for o in optimizers]
-    jobs = [delayed(_run_combo)(preds[m], prices, regimes, sectors,
-                                replace(spec, portfolio=replace(spec.portfolio, optimizer=o)), index_close)
+    jobs = [(preds[m], prices, regimes, sectors,
+             replace(spec, portfolio=replace(spec.portfolio, optimizer=o)), index_close)
             for m, o in combos]
-    finished = (Parallel(n_jobs=n_jobs, return_as="generator")(jobs) if n_jobs != 1
-                else (f(*a, **k) for f, a, k in jobs))
+    if parallelism is None:  # joblib's n_jobs: -1 every CPU, -2 all but one, ...
+        parallelism = Parallelism(n_jobs=int(n_jobs) if n_jobs > 0 else max(1, available_cpus() + 1 + int(n_jobs)))
+    finished = run_parallel(_run_combo, jobs, parallelism)
     results = []
     for (model, optimizer), result in zip(combos, finished, strict=True):
         results.append(result)

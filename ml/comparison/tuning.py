@@ -58,11 +58,9 @@ fixed ``n_estimators`` and no early stopping, so ``n_estimators`` can be
 tuned. :func:`ml.training.walk_forward` early-stops LightGBM on the last
 ``early_stopping_days`` of each window, where ``n_estimators`` is only a cap;
 set ``TrainingSpec(early_stopping_days=0)`` to train the tuned number of trees.
-A search is many small fits: on a machine whose cores are busy, LightGBM's
-spinning OpenMP threads make ``n_jobs`` > free cores very slow (see
-:mod:`ml.training.models`); pass ``params={"n_jobs": 1}`` in the spec there (8 random
-trials x 3 folds on 100k rows x 30 features took 42 s with ``n_jobs=1`` and
-263 s with the default ``n_jobs=2`` on a loaded 2-core machine).
+A search is many small fits, independent of each other: ``parallelism`` runs them side by
+side (local processes or a Dask cluster, :mod:`ml.parallel`), each with its share of the
+CPUs (one thread each when as many fits run as there are CPUs).
 
 Examples
 --------
@@ -95,6 +93,7 @@ import pandas as pd
 from ml import metrics as mt
 from ml.common import canonical_json, check_int
 from ml.comparison.search_space import _SEED_PARAMS, METHODS, SearchSpace, _as_space
+from ml.parallel import Parallelism, fit_thread_limits, run_parallel
 from ml.training import PurgedKFold, TrainingSpec, get_model
 from ml.training.panel import _as_datetime_ns, _check_features_present, _day, _prepare
 
@@ -103,6 +102,10 @@ _TRIAL_FIXED = ("trial", "params", "fold", "score", "n_dates", "mean_score")
 
 
 _LABEL_COLUMNS = ("ticker", "date", "label_end_date", "fwd_excess_return")
+
+
+# a fit's thread count: set by the thread policy where the fit runs (ml.parallel)
+_THREAD_PARAMS = frozenset({"n_jobs", "num_threads"})
 
 
 # --------------------------------------------------------------------------- #
@@ -287,6 +290,22 @@ def _rank_ic(date: np.ndarray, yhat: np.ndarray, fwd_excess: np.ndarray) -> tupl
     return (float(ic.mean()) if len(ic) else float("nan")), int(len(ic))
 
 
+def _score_fold(model_type: str, params: dict[str, Any], t: int, k: int, X: np.ndarray,
+                target: np.ndarray, date: np.ndarray, fwd_excess: np.ndarray, train: np.ndarray,
+                test: np.ndarray) -> tuple[int, int, float, int]:
+    """Fit trial ``t`` on fold ``k``'s training rows and score it on its test rows: (t, k, mean
+    daily rank IC, dates scored). One task of :func:`ml.parallel.run_parallel` (top level)."""
+    model = get_model(model_type, params)
+    with fit_thread_limits():
+        model.fit(X[train], target[train])
+        yhat = np.asarray(model.predict(X[test]), dtype=np.float64)
+    bad = int((~np.isfinite(yhat)).sum())
+    if bad:
+        raise ValueError(f"trial {t} {canonical_json(params)} predicted {bad} non-finite values on fold {k}")
+    score, n_scored = _rank_ic(date[test], yhat, fwd_excess[test])
+    return t, k, score, n_scored
+
+
 def _param_column(values: list[Any]) -> pd.Series:
     """A tuned parameter's column: inferred dtype if every value is a number or bool, else object.
 
@@ -308,6 +327,7 @@ def tune(
     until: Any = None,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
+    parallelism: Parallelism | None = None,
 ) -> TuningResult:
     """Search the hyperparameters of ``spec.model_type`` by purged K-fold CV inside a span.
 
@@ -349,6 +369,10 @@ def tune(
         Seed of the random search (the models' seed is ``spec.seed``).
     log : callable, optional
         Called with a progress line after each trial ("trial 3 of 8 {...}: mean rank IC ...").
+    parallelism : ml.parallel.Parallelism, optional
+        Where the ``n_trials * n_splits`` fits run (:func:`ml.parallel.run_parallel`; default:
+        one after the other in this process). The trials, scores and best set are the same
+        wherever they run.
 
     Returns
     -------
@@ -402,24 +426,18 @@ def tune(
         where = f"of tuning fold {k} (test {_day(p.date[test[0]])}..{_day(p.date[test[-1]])})"
         _check_features_present(p, train, where)
 
-    base = spec.resolved_params()
+    # the spec's own parameters, without the machine's thread count: each fit takes the thread
+    # policy of wherever it runs (ml.parallel), unless the spec sets one
+    base = {k: v for k, v in spec.resolved_params().items()
+            if k in spec.params or k not in _THREAD_PARAMS}
+    tasks = [(spec.model_type, {**base, **params}, t, k, p.X, p.target, p.date, p.fwd_excess, train, test)
+             for t, params in enumerate(candidates) for k, (train, test) in enumerate(splits)]
     rows: list[dict[str, Any]] = []
-    for t, params in enumerate(candidates):
-        for k, (train, test) in enumerate(splits):
-            model = get_model(spec.model_type, {**base, **params})
-            model.fit(p.X[train], p.target[train])
-            yhat = np.asarray(model.predict(p.X[test]), dtype=np.float64)
-            bad = int((~np.isfinite(yhat)).sum())
-            if bad:
-                raise ValueError(
-                    f"trial {t} {canonical_json(params)} predicted {bad} non-finite values "
-                    f"on fold {k}"
-                )
-            score, n_scored = _rank_ic(p.date[test], yhat, p.fwd_excess[test])
-            rows.append({"trial": t, "fold": k, "score": score, "n_dates": n_scored})
-        if log is not None:
+    for t, k, score, n_scored in run_parallel(_score_fold, tasks, parallelism):
+        rows.append({"trial": t, "fold": k, "score": score, "n_dates": n_scored})
+        if log is not None and k == len(splits) - 1:
             scores = [r["score"] for r in rows[-len(splits):]]
-            log(f"trial {t + 1} of {len(candidates)} {canonical_json(params)}: mean rank IC "
+            log(f"trial {t + 1} of {len(candidates)} {canonical_json(candidates[t])}: mean rank IC "
                 f"{np.mean(scores):+.4f} over {len(splits)} folds, {time.perf_counter() - start:.0f}s so far")
 
     trials = _trials_frame(rows, candidates, space.names, n_splits)

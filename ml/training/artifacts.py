@@ -183,7 +183,10 @@ class FittedModel:
             return np.empty(0, dtype=np.float64)
         if self.model_type == "lightgbm":
             return np.asarray(self.estimator.predict(X, num_threads=self._threads()), dtype=np.float64)
-        return np.asarray(self.estimator.predict(X), dtype=np.float64)
+        from ml.parallel import fit_thread_limits
+
+        with fit_thread_limits():
+            return np.asarray(self.estimator.predict(X), dtype=np.float64)
 
     def contributions(self, frame: pd.DataFrame | npt.ArrayLike) -> np.ndarray:
         """LightGBM's SHAP values (TreeSHAP, ``Booster.predict(X, pred_contrib=True)``) of the
@@ -211,7 +214,10 @@ class FittedModel:
         return np.asarray(out, dtype=np.float64).reshape(X.shape[0], len(self.features) + 1)
 
     def _threads(self) -> int:
-        return max(int(self.params.get("n_jobs") or 1), 1)
+        # this machine's policy, not the n_jobs of the machine the model was fitted on
+        from ml.parallel import fit_threads
+
+        return fit_threads()
 
     # -- persistence -------------------------------------------------------- #
 

@@ -125,11 +125,13 @@ class _Fitter:
             used, estimator, best = self._fit_lightgbm(train_idx, where, cols)
             settings["best_iteration"] = best
         else:
+            from ml.parallel import fit_thread_limits
             from ml.training.models import get_model
 
             used = train_idx
             estimator = get_model(spec.model_type, self.params)
-            estimator.fit(p.X[used] if cols is None else p.X[used][:, cols], p.target[used])
+            with fit_thread_limits():
+                estimator.fit(p.X[used] if cols is None else p.X[used][:, cols], p.target[used])
         fingerprint = fingerprint_from_row_hashes(p.hashes[used])
         return FittedModel(
             model_id=model_id_from_fingerprint(

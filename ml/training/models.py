@@ -18,8 +18,10 @@ leak test-period means and variances into training).
 than disappearing, so coefficients and importances stay aligned with the
 feature list); ``scale`` is ``StandardScaler()``.
 
-Defaults are seeded (``random_state=0``), quiet, and use every core where the
-estimator can (``n_jobs=os.cpu_count()``). ``params`` override the defaults of
+Defaults are seeded (``random_state=0``), quiet, and threaded by the project's
+thread policy where the estimator can (``n_jobs=ml.parallel.fit_threads()``: the
+CPUs available to the process, or its share of them when fits run side by side).
+``params`` override the defaults of
 the ``"model"`` step; their *names* are checked against the estimator here,
 their *values* by the estimator when it is fitted.
 
@@ -30,9 +32,9 @@ the same data and parameters give bit-identical models whatever the thread
 count. ``random_forest`` builds identical trees for a given seed, but with
 ``n_jobs > 1`` scikit-learn adds the per-tree predictions in thread completion
 order, so predictions are reproducible only to the last bit (~1e-16 relative);
-pass ``n_jobs=1`` if bit-identical predictions matter. LightGBM's OpenMP
-threads spin while waiting: on a machine already busy with other processes,
-``n_jobs`` larger than the cores actually free can make small fits very slow.
+pass ``n_jobs=1`` if bit-identical predictions matter. Thread counts are not part
+of a model's identity (:mod:`ml.training.hashing` leaves them out); see
+:mod:`ml.parallel` for the policy and why it is what it is.
 
 Examples
 --------
@@ -46,7 +48,6 @@ Examples
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -59,8 +60,10 @@ __all__ = ["ModelConfig", "available_models", "default_params", "get_model"]
 
 
 def _n_jobs() -> int:
-    """Number of cores to use; ``-1`` (all, as the library counts them) if unknown."""
-    return os.cpu_count() or -1
+    """Threads of one fit (:func:`ml.parallel.fit_threads`)."""
+    from ml.parallel import fit_threads
+
+    return fit_threads()
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,7 @@ def default_params(model_type: str) -> dict[str, Any]:
     -------
     dict
         A fresh copy of the defaults ``get_model(model_type)`` uses; ``n_jobs``
-        reflects this machine's core count.
+        is :func:`ml.parallel.fit_threads` here and now.
 
     Raises
     ------

@@ -185,3 +185,15 @@ def test_the_command_prints_the_settings_in_force(tmp_path):
     dbt_vars = subprocess.run([sys.executable, "-m", "ml.config", "dbt-vars"], env=env, capture_output=True,
                               text=True, check=True)
     assert json.loads(dbt_vars.stdout)["label_horizons"] == [1, 5, 10, 20]
+
+
+def test_parallel_backends_are_the_seams(tmp_path):
+    from typing import get_args
+
+    from ml.parallel import BACKENDS
+
+    assert get_args(config.Parallel.model_fields["backend"].annotation) == BACKENDS
+    assert load_config(None).parallel.backend == "local"
+    path = _write(tmp_path, '[parallel]\nbackend = "spark"\n')
+    with pytest.raises(ConfigError, match=r"\[parallel\] backend = \"spark\": must be one of"):
+        load_config(path)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from lightgbm import LGBMRegressor
@@ -15,6 +13,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ml.parallel import fit_threads
 from ml.training import ModelConfig, available_models, default_params, get_model
 
 ALL_TYPES = ["elastic_net", "lasso", "lightgbm", "mlp", "random_forest", "ridge"]
@@ -70,8 +69,8 @@ def test_structure_and_defaults(model_type: str) -> None:
         assert params[key] == value
 
 
-def test_machine_cores_and_quiet_lightgbm() -> None:
-    cores = os.cpu_count() or -1
+def test_thread_policy_cores_and_quiet_lightgbm() -> None:
+    cores = fit_threads()  # the CPUs available to the process (ml.parallel), not os.cpu_count()
     assert get_model("random_forest").named_steps["model"].n_jobs == cores
     lgbm = get_model("lightgbm").named_steps["model"]
     assert lgbm.n_jobs == cores
