@@ -293,8 +293,8 @@ def backtest_candidates(
     predictions_by_model : Mapping
         Model name -> OOS predictions (date, ticker, yhat, optionally yhat_std, prob_up).
     optimizers : sequence of str
-        Distinct names of :data:`ml.portfolio.OPTIMIZERS`. A backtest date costs some 15 ms
-        whatever the optimizer; hrp and min_variance (skfolio) add 20-40 ms.
+        Distinct names of :data:`ml.portfolio.OPTIMIZERS`. A backtest date costs a few
+        milliseconds (numpy day kernels, bench/results/backtest-engine.md).
     prices, regimes, sectors, spec, index_close
         As :func:`ml.backtest.run_backtest`.
     final_start : date, optional
@@ -303,7 +303,7 @@ def backtest_candidates(
         None: every date is validation and there are no final rows.
     n_jobs : int, default=1
         Worker processes (joblib, one task per combo); results and their order are the same
-        for every value. Each worker first imports pandas, scikit-learn (and skfolio), a few
+        for every value. Each worker first imports pandas, scikit-learn and scipy, a few
         seconds: worth it for long histories, not for a handful of dates.
     log : callable, optional
         Called with a progress line as each backtest finishes ("backtest 5/24 ridge x hrp: 41.2s"),

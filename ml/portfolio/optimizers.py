@@ -29,8 +29,8 @@ def optimize_weights(returns: pd.DataFrame, optimizer: str) -> pd.Series:
         (see :func:`ml.portfolio.arrays.hrp`).
         ``min_variance``: the minimum-variance weights on the same covariance,
         long only, budget 1, no other constraint (caps are added by
-        :func:`target_weights`), by SciPy's SLSQP (as skfolio's ``MeanRisk``
-        to 1e-6).
+        :func:`target_weights`), by an exact active-set QP
+        (:func:`ml.portfolio.arrays.min_variance`; tested against skfolio's ``MeanRisk``).
 
     Returns
     -------
