@@ -243,8 +243,8 @@ class Comparison(_Table):
     optimizers: list[Literal[OPTIMIZERS]] = Field(min_length=1, description=(
         "Portfolio optimizers each candidate is backtested with."))
     compare_days: int = Field(ge=2, description=(
-        "Trading days compared, ending at the last labelled date (validation + final). Each day costs 24 "
-        "backtest steps: ~4 minutes for 504 days of 100 tickers on 2 cores."))
+        "Trading days compared, ending at the last labelled date (validation + final). Each day costs one "
+        "walk-forward prediction per candidate and 24 backtest steps (bench/README.md has the timings)."))
     final_days: int = Field(ge=1, description=(
         "The untouched final window: the last trading days of the span, never used to choose."))
     ensemble_size: int = Field(ge=1, description=(
