@@ -51,18 +51,12 @@ COLUMNS = ("sharpe", "cagr", "max_drawdown", "halted_days", "halts", "longest_ha
 def run_case(warehouse: str, preds_path: str, regimes_path: str, optimizer: str,
              variants: list[str], jobs: int = 1) -> dict[str, Any]:
     from assets.resources import TradingSettings
-    from ml.metrics import daily_ic
+    from bench.models import backtest_inputs
 
     preds = pd.read_pickle(preds_path)
     regimes = pd.read_pickle(regimes_path).set_index("date")["regime"]
     with duckdb.connect(warehouse, read_only=True) as con:
-        prices = con.execute("select ticker, date, open, close, adv_20d_shares from marts.fct_prices").df()
-        sectors = con.execute("select ticker, sector from marts.dim_instruments").df().set_index("ticker")["sector"]
-        index = con.execute("select date, value from raw.macro where series = '^GSPC'").df().set_index("date")["value"]
-    preds = preds[pd.to_datetime(preds["date"]) >= regimes.index.min()]
-    labelled = preds.dropna(subset=["yhat", "fwd_excess_return"])
-    ic = daily_ic(labelled, "yhat", "fwd_excess_return", method="spearman")
-    ic.index = pd.to_datetime(ic.index)
+        preds, prices, sectors, index, ic = backtest_inputs(con, preds, regimes)
     base = TradingSettings().spec(optimizer)
     out: dict[str, Any] = {"settings": {k: getattr(base, k) for k in (
         "max_daily_loss", "sharpe_window_days", "min_sharpe", "cooldown_days", "rearm_sharpe", "max_halt_days",

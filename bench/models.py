@@ -72,15 +72,11 @@ def model(con: duckdb.DuckDBPyConnection, model_type: str) -> dict:
     }
 
 
-def backtest(con: duckdb.DuckDBPyConnection) -> dict:
-    from assets.backtest import summarize
-    from ml.backtest import run_backtest
+def backtest_inputs(con: duckdb.DuckDBPyConnection, preds: pd.DataFrame, regimes: pd.Series) -> tuple:
+    """What a backtest of OOS ``preds`` reads from a warehouse: the predictions from the first
+    regime date on, prices, sectors, the ^GSPC close and the daily rank IC of the predictions."""
     from ml.metrics import daily_ic
-    from ml.portfolio import OPTIMIZERS, PortfolioSpec
-    from ml.trades import TradingSpec
 
-    preds = pd.read_pickle(OUT_DIR / "oos_lightgbm.pkl")
-    regimes = pd.read_pickle(OUT_DIR / "regimes.pkl").set_index("date")["regime"]
     prices = con.execute("select ticker, date, open, close, adv_20d_shares from marts.fct_prices").df()
     sectors = con.execute("select ticker, sector from marts.dim_instruments").df().set_index("ticker")["sector"]
     index = con.execute("select date, value from raw.macro where series = '^GSPC'").df().set_index("date")["value"]
@@ -88,6 +84,18 @@ def backtest(con: duckdb.DuckDBPyConnection) -> dict:
     labelled = preds.dropna(subset=["yhat", "fwd_excess_return"])
     ic = daily_ic(labelled, "yhat", "fwd_excess_return", method="spearman")
     ic.index = pd.to_datetime(ic.index)
+    return preds, prices, sectors, index, ic
+
+
+def backtest(con: duckdb.DuckDBPyConnection) -> dict:
+    from assets.backtest import summarize
+    from ml.backtest import run_backtest
+    from ml.portfolio import OPTIMIZERS, PortfolioSpec
+    from ml.trades import TradingSpec
+
+    preds = pd.read_pickle(OUT_DIR / "oos_lightgbm.pkl")
+    regimes = pd.read_pickle(OUT_DIR / "regimes.pkl").set_index("date")["regime"]
+    preds, prices, sectors, index, ic = backtest_inputs(con, preds, regimes)
     out: dict = {"oos_rows": len(preds)}
     for optimizer in OPTIMIZERS:
         spec = TradingSpec(portfolio=PortfolioSpec(optimizer=optimizer))
