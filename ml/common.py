@@ -7,7 +7,8 @@ Each helper exists once so its behaviour is the same everywhere:
 * :func:`canonical_json` -- deterministic compact JSON of :func:`jsonable` (hashed into ids);
 * :func:`atomic_write` -- write a file via a temp file and ``os.replace`` (no torn files);
 * :func:`rounded` -- a float at the precision people read (metadata, reports);
-* :func:`library_versions` -- the versions of the numeric libraries a saved model depends on.
+* :func:`library_versions` -- the versions of the numeric libraries a saved model depends on;
+* :class:`Grid` -- long (date, ticker) rows laid on a sorted date x ticker grid, keys factorized once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import platform
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from numbers import Integral
 from pathlib import Path
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["LIBRARIES", "atomic_write", "canonical_json", "check_int", "iso", "jsonable",
+__all__ = ["LIBRARIES", "Grid", "atomic_write", "canonical_json", "check_int", "iso", "jsonable",
            "library_versions", "rounded"]
 
 #: Libraries whose numerics a saved model (LightGBM/sklearn artifact, HMM) depends on.
@@ -176,3 +178,50 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Long rows keyed by (``index``, ``columns``) laid on a grid sorted both ways.
+
+    The keys are factorized once (a ``DataFrame.pivot`` factorizes them on every call): build the
+    grid with :meth:`of`, take as many wide frames as needed with :meth:`wide`, and read a wide
+    result back at every row's cell with :meth:`at`.
+
+    >>> g = Grid.of(pd.DataFrame({"date": [2, 1, 1], "ticker": ["b", "b", "a"], "x": [3.0, 2.0, 1.0]}))
+    >>> g.wide("x").to_numpy().tolist()
+    [[1.0, 2.0], [nan, 3.0]]
+    >>> g.at(g.wide("x").to_numpy() * 10).tolist()
+    [30.0, 20.0, 10.0]
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray      # the grid row of each long row
+    cols: np.ndarray      # the grid column of each long row
+    index: pd.Index
+    columns: pd.Index
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, index: str = "date", columns: str = "ticker") -> Grid:
+        """The grid of ``frame``; a (``index``, ``columns``) key on two rows is an error naming it."""
+        rows, index_values = pd.factorize(frame[index], sort=True)
+        cols, column_values = pd.factorize(frame[columns], sort=True)
+        key = rows.astype(np.int64) * max(1, len(column_values)) + cols
+        seen = np.bincount(key, minlength=len(index_values) * len(column_values))
+        if (seen > 1).any():
+            first = int(np.flatnonzero(seen[key] > 1)[0])
+            raise ValueError(f"duplicate ({index}, {columns}) rows, e.g. "
+                             f"{[frame[index].iloc[first], frame[columns].iloc[first]]}")
+        return cls(frame, rows, cols, pd.Index(index_values, name=index), pd.Index(column_values, name=columns))
+
+    def wide(self, values: str | np.ndarray | pd.Series) -> pd.DataFrame:
+        """A column (by name, or values in the rows' order) as an index x columns frame of floats
+        (NaN where no row)."""
+        out = np.full((len(self.index), len(self.columns)), np.nan)
+        out[self.rows, self.cols] = (self.frame[values] if isinstance(values, str) else
+                                     np.asarray(values)).astype(float)
+        return pd.DataFrame(out, index=self.index, columns=self.columns)
+
+    def at(self, wide: np.ndarray) -> np.ndarray:
+        """The value of a grid-shaped array at each long row's cell, in the rows' order."""
+        return np.asarray(wide)[self.rows, self.cols]

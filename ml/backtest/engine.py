@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ml.common import Grid
 from ml.portfolio.arrays import day_weights
 from ml.signals import make_signals
 from ml.trades import ORDER_COLUMNS, CheckResult, KillSwitchState, TradingSpec
@@ -78,9 +79,8 @@ def price_panels(prices: pd.DataFrame) -> PricePanels:
     missing = {"ticker", "date", "open", "close", "adv_20d_shares"} - set(prices.columns)
     if missing:
         raise ValueError(f"prices is missing columns {sorted(missing)}")
-    frame = prices.assign(date=pd.to_datetime(prices["date"]))
-    wide = {c: frame.pivot(index="date", columns="ticker", values=c).sort_index()
-            for c in ("open", "close", "adv_20d_shares")}
+    grid = Grid.of(prices.assign(date=pd.to_datetime(prices["date"])))
+    wide = {c: grid.wide(c) for c in ("open", "close", "adv_20d_shares")}
     close = wide["close"]
     returns = close / close.shift(1) - 1  # NaN where either bar is missing: never filled
     return PricePanels(wide["open"], close, wide["adv_20d_shares"], returns)
@@ -112,19 +112,21 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
         raise ValueError("preds is empty: no out-of-sample predictions to backtest")
     panels = price_panels(prices)
     calendar = panels.open.index
-    preds = preds.assign(date=pd.to_datetime(preds["date"]))
+    # tickers as categories: the signal step and the grids below factorize their codes, not strings
+    preds = preds.assign(date=pd.to_datetime(preds["date"]), ticker=preds["ticker"].astype("category"))
     regimes = regimes.copy()
     regimes.index = pd.to_datetime(regimes.index)
     dates = _decision_dates(preds["date"].unique(), calendar)
-    no_regime = [d for d in dates if pd.isna(regimes.get(d))]
+    regime_of = regimes.reindex(dates).tolist()  # one label per decision date
+    no_regime = [d for d, r in zip(dates, regime_of) if pd.isna(r)]
     if no_regime:
         raise ValueError(f"no regime for {len(no_regime)} prediction dates, first "
                          f"{[str(d.date()) for d in no_regime[:5]]}: the backtest needs ml.regimes "
                          f"for every date (start the backtest after the regime warm-up)")
-    unknown = sorted({str(regimes[d]) for d in dates} - set(spec.portfolio.exposure))
+    unknown = sorted({str(r) for r in regime_of} - set(spec.portfolio.exposure))
     if unknown:
         raise ValueError(f"unknown regime {unknown[0]!r} for the date "
-                         f"{next(d for d in dates if regimes[d] == unknown[0])}; "
+                         f"{next(d for d, r in zip(dates, regime_of) if str(r) == unknown[0])}; "
                          f"valid labels are {sorted(spec.portfolio.exposure)}")
     if not sectors.index.is_unique:
         raise ValueError(f"sectors has duplicate tickers: "
@@ -133,7 +135,7 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
     signals = make_signals(preds, regimes, spec)
 
     # one universe, sorted by ticker: positions break ties as tickers do
-    universe = sorted(set(panels.open.columns) | set(signals["ticker"]))
+    universe = sorted(set(panels.open.columns) | set(signals["ticker"].unique()))
     tickers = np.asarray(universe, dtype=object)
     n = len(universe)
     wide = {k: getattr(panels, k).reindex(columns=universe) for k in ("open", "adv", "returns")}
@@ -143,9 +145,9 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
     ret = wide["returns"].to_numpy()
     seen = np.vstack([np.zeros((1, n), dtype=np.int64), np.cumsum(~np.isnan(ret), axis=0)])
     day_rows = pd.Index(dates)
-    score = signals.pivot(index="date", columns="ticker", values="score").reindex(index=day_rows, columns=universe)
-    signal = signals.pivot(index="date", columns="ticker", values="signal").reindex(index=day_rows, columns=universe)
-    score, eligible = score.to_numpy(dtype=float), (signal.to_numpy(dtype=float) > 0)
+    grid = Grid.of(signals)
+    score, signal = (grid.wide(c).reindex(index=day_rows, columns=universe).to_numpy() for c in ("score", "signal"))
+    eligible = signal > 0
     codes, labels = pd.factorize(sectors.dropna().reindex(universe), sort=True)
     labels = list(labels)
     pos = {d: i for i, d in enumerate(calendar)}
@@ -171,7 +173,7 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
             shares[stale] = 0
             cash += proceeds
         lo = max(0, i + 1 - window)
-        regime = regimes[s]
+        regime = regime_of[k]
         exposure = float(spec.portfolio.exposure[regime])
         portfolio = day_weights(score[k], shares != 0, seen[i + 1] - seen[lo], eligible[k],
                                 lambda idx, lo=lo, hi=i + 1: ret[lo:hi, idx], codes, len(labels), exposure,
@@ -185,9 +187,9 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
         while known < k and end_pos[known] <= i:
             known += 1
         lo_r = max(0, known - spec.sharpe_window_days)
-        book_returns = pd.Series(net_by_row[lo_r:known], index=day_rows[lo_r:known], dtype=float)
         day = trade_day(shares, cash, weights, targeted, px, adv[i], codes, labels, universe, verdict,
-                        book_returns, spec, switch, ~np.isnan(score[k]))
+                        np.asarray(net_by_row[lo_r:known], dtype=float), spec, switch, ~np.isnan(score[k]),
+                        last_return_date=dates[known - 1] if known else None)
         held_after = np.flatnonzero(day.shares_after)
         end = last_open[i + 2, held_after]
         if not (end > 0).all():
@@ -258,8 +260,11 @@ def _trades_frame(parts: list[tuple[int, DayTrades]], dates: pd.Index, universe:
 
 
 def _checks_frame(parts: list[tuple[int, list[CheckResult]]], dates: pd.Index) -> pd.DataFrame:
-    rows = [(dates[k], c.name, c.passed, c.detail) for k, checks in parts for c in checks]
-    return pd.DataFrame(rows, columns=["date", "check", "passed", "detail"])
+    day = np.repeat([k for k, checks in parts], [len(checks) for _, checks in parts])
+    return pd.DataFrame({"date": dates[day] if len(day) else pd.DatetimeIndex([]),
+                         "check": [c.name for _, checks in parts for c in checks],
+                         "passed": [c.passed for _, checks in parts for c in checks],
+                         "detail": [c.detail for _, checks in parts for c in checks]})
 
 
 def _decision_dates(pred_dates: np.ndarray, calendar: pd.DatetimeIndex) -> list[pd.Timestamp]:
@@ -281,7 +286,7 @@ def _with_benchmarks(model: pd.DataFrame, preds: pd.DataFrame, panels: PricePane
     frames = [model]
     entry = panels.open.reindex(model["trade_date"]).to_numpy()
     exit_ = panels.open.reindex(model["return_end_date"]).to_numpy()
-    names = preds.pivot(index="date", columns="ticker", values="yhat").reindex(
+    names = Grid.of(preds).wide("yhat").reindex(
         index=model["date"], columns=panels.open.columns).notna().to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(names, exit_ / entry - 1.0, np.nan)

@@ -65,8 +65,9 @@ def select(score: np.ndarray, held: np.ndarray, can_buy: np.ndarray, top_n: int,
     n_held = int(held_o.sum())
     cand = order[~held_o & can_buy[order]]
     today = cand[: max(0, max_replace + top_n - n_held)]
-    in_comb = held_o.copy()
-    in_comb[np.isin(order, today)] = True
+    new_today = np.zeros(len(score), dtype=bool)
+    new_today[today] = True
+    in_comb = held_o | new_today[order]
     comb = order[in_comb]
     tail = comb[max(top_n, len(comb) - max_replace):]
     tail_mask = np.zeros(len(score), dtype=bool)
@@ -215,29 +216,58 @@ def hrp(x: np.ndarray) -> np.ndarray:
     corr = np.corrcoef(x.T)
     distance = np.sqrt(np.clip(0.5 * (1.0 - corr), 0.0, 1.0))
     condensed = squareform(distance, checks=False)
-    link = sch.optimal_leaf_ordering(sch.linkage(condensed, method="ward"), condensed)
-    order = sch.leaves_list(link)
+    link = sch.linkage(condensed, method="ward")
+    order = _leaves(_optimal_leaf_ordering(link, condensed))
     risk = np.diag(cov)
     if not np.isfinite(risk).all() or (risk == 0).any():
         raise ValueError("hrp cannot split assets with zero or nonfinite risk")
+    # in leaf order every cluster of the bisection is a contiguous slice [lo, hi)
+    cov, inv = cov[np.ix_(order, order)], 1.0 / risk[order]
     weights = np.ones(len(order))
-    items = [order]
+    items = [(0, len(order))]
     while items:
-        split = [(c[: len(c) // 2], c[len(c) // 2:]) for c in items if len(c) > 1]
+        split = [(lo, (lo + hi) // 2, hi) for lo, hi in items if hi - lo > 1]
         items = []
-        for left, right in split:
-            items += [left, right]
-            lr, rr = _cluster_variance(cov, risk, left), _cluster_variance(cov, risk, right)
+        for lo, mid, hi in split:
+            items += [(lo, mid), (mid, hi)]
+            lr, rr = _cluster_variance(cov, inv, lo, mid), _cluster_variance(cov, inv, mid, hi)
             alpha = 1.0 - lr / (lr + rr)
-            weights[left] *= alpha
-            weights[right] *= 1.0 - alpha
-    return _clean(weights, "hrp", noise=0.0)
+            weights[lo:mid] *= alpha
+            weights[mid:hi] *= 1.0 - alpha
+    out = np.empty(len(order))
+    out[order] = weights
+    return _clean(out, "hrp", noise=0.0)
 
 
-def _cluster_variance(cov: np.ndarray, risk: np.ndarray, ids: np.ndarray) -> float:
-    w = 1.0 / risk[ids]
-    w = w / w.sum()
-    return float(w @ cov[np.ix_(ids, ids)] @ w)
+def _optimal_leaf_ordering(link: np.ndarray, condensed: np.ndarray) -> np.ndarray:
+    """scipy's optimal leaf ordering of a linkage built just above from finite distances: its
+    compiled routine directly (``scipy.cluster.hierarchy.optimal_leaf_ordering`` re-validates the
+    linkage through the array-API layer, ~1 ms a call, every day of a backtest)."""
+    try:
+        from scipy.cluster._optimal_leaf_ordering import optimal_leaf_ordering
+    except ImportError:  # a scipy that moved it: the public function, same result
+        from scipy.cluster.hierarchy import optimal_leaf_ordering
+    return optimal_leaf_ordering(link, condensed)
+
+
+def _leaves(link: np.ndarray) -> np.ndarray:
+    """The leaves of a linkage left to right (``scipy.cluster.hierarchy.leaves_list``)."""
+    n = len(link) + 1
+    out, stack = [], [2 * n - 2]
+    while stack:
+        node = stack.pop()
+        if node < n:
+            out.append(node)
+        else:
+            left, right = int(link[node - n, 0]), int(link[node - n, 1])
+            stack += [right, left]
+    return np.asarray(out, dtype=np.int64)
+
+
+def _cluster_variance(cov: np.ndarray, inv: np.ndarray, lo: int, hi: int) -> float:
+    """The variance of the inverse-variance portfolio of the names [lo, hi) (``inv``: 1 / variance)."""
+    w = inv[lo:hi] / inv[lo:hi].sum()
+    return float(w @ cov[lo:hi, lo:hi] @ w)
 
 
 def _min_variance(x: np.ndarray, caps: tuple[np.ndarray, float, float] | None

@@ -29,6 +29,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ml.common import Grid
+
 __all__ = [
     "DEFAULT_REGIME_MULTIPLIERS",
     "METHODS",
@@ -166,7 +168,7 @@ def combine_scores(
             raise ValueError(f"prob_up must be in [0, 1]; got {bad.tolist()}")
         score = score * p.where(score >= 0, 1.0 - p).where(score.notna())
     if regime is not None:
-        unknown = sorted(set(regime.dropna()) - set(regime_multipliers))
+        unknown = sorted(set(regime.dropna().unique()) - set(regime_multipliers))
         if unknown:
             raise ValueError(
                 f"unknown regime labels {unknown}; expected one of {sorted(regime_multipliers)}"
@@ -215,16 +217,17 @@ def signals_table(
     missing = {"date", "ticker", "yhat"} - set(preds.columns)
     if missing:
         raise ValueError(f"preds is missing columns {sorted(missing)}")
-    dup = preds.duplicated(["date", "ticker"])
-    if dup.any():
-        first = preds.loc[dup, ["date", "ticker"]].iloc[0].tolist()
-        raise ValueError(f"duplicate (date, ticker) rows in preds, e.g. {first}")
+    try:
+        grid = Grid.of(preds)  # the (date, ticker) keys factorized once, for the wide step and back
+    except ValueError as err:
+        raise ValueError(f"{err} in preds") from None
     regime = None
     if regimes is not None:
-        regime = preds["date"].map(regimes)
-        no_regime = preds.loc[regime.isna(), "date"].unique()
+        per_date = regimes.reindex(grid.index)  # one label per date, then each row its date's
+        no_regime = grid.index[per_date.isna().to_numpy()]
         if len(no_regime):
             raise ValueError(f"no regime for dates {[str(d) for d in no_regime]}")
+        regime = pd.Series(pd.Categorical(per_date.to_numpy())[grid.rows], index=preds.index)
     score = combine_scores(
         preds["yhat"],
         preds.get("yhat_std"),
@@ -232,10 +235,8 @@ def signals_table(
         regime,
         **score_kwargs,
     )
-    long = pd.DataFrame({"date": preds["date"], "ticker": preds["ticker"], "score": score})
-    wide = long.pivot(index="date", columns="ticker", values="score")
-    signal = predictions_to_signals(wide, method=method, top_pct=top_pct, threshold=threshold)
-    sig_long = signal.stack(future_stack=True).rename("signal").reset_index()
-    out = long.merge(sig_long, on=["date", "ticker"], how="left")
+    out = pd.DataFrame({"date": preds["date"], "ticker": preds["ticker"], "score": score})
+    signal = predictions_to_signals(grid.wide(score.to_numpy()), method=method, top_pct=top_pct, threshold=threshold)
+    out["signal"] = grid.at(signal.to_numpy())
     out["method"] = method
-    return out.sort_values(["date", "ticker"]).reset_index(drop=True)
+    return out.iloc[np.lexsort((grid.cols, grid.rows))].reset_index(drop=True)  # by date, ticker

@@ -105,15 +105,16 @@ class DayTrades:
 
 def trade_day(shares: np.ndarray, cash: float, weights: np.ndarray, targeted: np.ndarray, px: np.ndarray,
               adv: np.ndarray, sector: np.ndarray, sector_labels: Sequence[object], tickers: Sequence[str],
-              portfolio_ok: CheckResult, book_returns: pd.Series, spec: TradingSpec,
-              switch: KillSwitchState, scored: np.ndarray) -> DayTrades:
+              portfolio_ok: CheckResult, book_returns: pd.Series | np.ndarray, spec: TradingSpec,
+              switch: KillSwitchState, scored: np.ndarray, last_return_date: object = None) -> DayTrades:
     """The rules of :func:`ml.trades.make_trades` on arrays over the universe.
 
     ``shares`` int64 held (0: not held), ``weights`` target weights, ``targeted`` the names the
     portfolio step weighted (the entries of its weights), ``px`` prices (NaN: none), ``adv``
     20-day volume in shares, ``sector`` codes into ``sector_labels`` (-1: none), ``switch`` the
     kill switch after the previous decision date, ``scored`` the names with a score today (a held
-    name without one is a forced exit, which a halted switch lets through).
+    name without one is a forced exit, which a halted switch lets through), ``book_returns`` the
+    returns known today (a Series by date, or an array whose last return is ``last_return_date``'s).
     """
     notes: list[str] = []
     held = shares != 0
@@ -142,7 +143,7 @@ def trade_day(shares: np.ndarray, cash: float, weights: np.ndarray, targeted: np
         orders = plan_orders(pos, shares[pos], target_w[pos], px[pos], adv[pos], value, cash,
                              spec.commission_bps, spec.slippage_bps, spec.min_trade_notional,
                              spec.max_adv_share, spec.no_trade_band)
-    switch, switch_checks = step(switch, book_returns, spec)
+    switch, switch_checks = step(switch, book_returns, spec, last_return_date)
     # the order limits judge the orders that can execute: while halted, those the switch lets through
     kept = targeted & (weights > 0)
     derisking = kept[orders.pos] | ~scored[orders.pos]  # a trim of a kept name, or a forced exit

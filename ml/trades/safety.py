@@ -95,6 +95,8 @@ def kill_switch(
     max_daily_loss: float = 0.03,
     sharpe_window_days: int = 30,
     min_sharpe: float = 0.5,
+    *,
+    last_date: object = None,
 ) -> list[CheckResult]:
     """Stop trading after a large daily loss or a weak trailing Sharpe ratio.
 
@@ -109,10 +111,17 @@ def kill_switch(
     Sharpe rule is *not applied* and passes with a detail saying so (a new
     paper book must be able to start); with no returns at all the daily-loss
     rule is not applied either. NaN returns raise: a missing day is an error.
+
+    ``daily_returns`` is a Series indexed by date, or (the backtest, every day) an array with
+    ``last_date`` the date of its last return.
     """
-    r = np.asarray(daily_returns, dtype=float)  # numpy: the backtest calls this every day
+    r = np.asarray(daily_returns, dtype=float)
+    index = getattr(daily_returns, "index", None)
     if np.isnan(r).any():
-        raise ValueError(f"daily_returns has NaN on {[str(i) for i in daily_returns.index[np.isnan(r)]]}")
+        where = np.flatnonzero(np.isnan(r))
+        raise ValueError(f"daily_returns has NaN on {[str(index[i]) if index is not None else f'position {i}' for i in where]}")
+    if last_date is None and index is not None and len(r):
+        last_date = index[-1]
     if sharpe_window_days < 2:
         raise ValueError(f"sharpe_window_days must be >= 2, got {sharpe_window_days}")
     if not len(r):
@@ -120,7 +129,7 @@ def kill_switch(
     else:
         last = float(r[-1])
         loss = CheckResult("daily_loss", last >= -max_daily_loss,
-                           f"last return {last:.4f} on {daily_returns.index[-1]} vs max loss {max_daily_loss}")
+                           f"last return {last:.4f} on {last_date} vs max loss {max_daily_loss}")
     sharpe = trailing_sharpe(r, sharpe_window_days)
     if sharpe is None:
         sharpe_res = CheckResult(

@@ -50,7 +50,8 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -93,7 +94,8 @@ class KillSwitchState:
     def record(self, prefix: str = "") -> dict[str, Any]:
         """The state as a row: ``status`` and every field, each name after ``prefix``
         (``trading.kill_switch`` without a prefix; the backtest's rows with ``kill_switch_``)."""
-        return {f"{prefix}{k}": v for k, v in {"status": self.status, **asdict(self)}.items()}
+        fields = {"status": self.status, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
+        return {f"{prefix}{k}": v for k, v in fields.items()}
 
     @classmethod
     def from_record(cls, row: Any, prefix: str = "") -> KillSwitchState:
@@ -106,15 +108,17 @@ class KillSwitchState:
                    number(row[f"{prefix}trailing_sharpe"]))
 
 
-def step(previous: KillSwitchState, book_returns: pd.Series, spec: Any) -> tuple[KillSwitchState, list[CheckResult]]:
+def step(previous: KillSwitchState, book_returns: pd.Series | np.ndarray, spec: Any,
+         last_date: object = None) -> tuple[KillSwitchState, list[CheckResult]]:
     """The switch on a decision date, from the previous date's state and the returns known now.
 
     Parameters
     ----------
     previous : KillSwitchState
         The state after the previous decision date (``KillSwitchState()``, armed, for a new book).
-    book_returns : Series
-        The book's daily returns whose period ended by the close of the date, oldest first.
+    book_returns : Series or array
+        The book's daily returns whose period ended by the close of the date, oldest first: a
+        Series indexed by date, or an array with ``last_date`` the date of its last return.
     spec : TradingSpec
         ``max_daily_loss``, ``sharpe_window_days``, ``min_sharpe``, ``kill_switch_mode``,
         ``cooldown_days``, ``rearm_sharpe``, ``max_halt_days``, ``rearm_grace_days``.
@@ -125,7 +129,8 @@ def step(previous: KillSwitchState, book_returns: pd.Series, spec: Any) -> tuple
         The new state, and the rows ``daily_loss``, ``trailing_sharpe`` (today's rules; the Sharpe
         rule "not applied" during a grace period) and ``kill_switch`` (passes when armed).
     """
-    loss, sharpe_rule = kill_switch(book_returns, spec.max_daily_loss, spec.sharpe_window_days, spec.min_sharpe)
+    loss, sharpe_rule = kill_switch(book_returns, spec.max_daily_loss, spec.sharpe_window_days, spec.min_sharpe,
+                                    last_date=last_date)
     r = np.asarray(book_returns, dtype=float)
     last = float(r[-1]) if len(r) else None
     sharpe = trailing_sharpe(r, spec.sharpe_window_days)
