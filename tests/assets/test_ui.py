@@ -81,10 +81,11 @@ def webserver(sample_home, tmp_path):
         yield port, dagster_home, tmp_path
     finally:
         # SIGINT is what Ctrl-C sends and what dagster dev shuts down cleanly on; without a terminal
-        # it may ignore SIGTERM. The whole process group goes (webserver, daemon, code server).
+        # it may ignore SIGTERM, and its clean shutdown can take 30 s or more: after 5 s the whole
+        # process group goes (webserver, daemon, code server). The test's copy of the home is thrown away.
         os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
