@@ -154,7 +154,8 @@ def optimize(data: np.ndarray, optimizer: str, names: Sequence[str],
         notes += more
     weights = np.empty(k)
     weights[live] = core
-    weights[flat] = float(np.median(core))
+    if flat.any():
+        weights[flat] = float(np.median(core))
     return weights / weights.sum(), notes
 
 
@@ -175,7 +176,8 @@ def _inverse_vol(data: np.ndarray) -> np.ndarray:
     ok = vol > _ZERO_VOL
     if not ok.any():
         return np.full(len(vol), 1.0 / len(vol))
-    vol = np.where(ok, vol, float(np.median(vol[ok])))
+    if not ok.all():  # the median only when a name needs it: np.median is slow on small arrays
+        vol = np.where(ok, vol, float(np.median(vol[ok])))
     inv = 1.0 / vol
     return inv / inv.sum()
 
