@@ -7,6 +7,7 @@ selection, tuning); this module loads, calls, writes and reports."""
 import json
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -23,7 +24,7 @@ from assets.warehouse import marts
 from assets.warehouse import regimes as regime_tables
 from assets.warehouse import registry as registry_table
 from assets.warehouse.connection import transaction
-from ml import training
+from ml import training, tracking
 from ml.comparison import (
     DEFAULT_WEIGHTS,
     ENSEMBLE,
@@ -72,6 +73,8 @@ class ComparisonConfig(dg.Config):
     parallel_backend: str = setting("parallel.backend")
     scheduler: str = setting("parallel.scheduler")
     promote: bool = setting("comparison.promote")
+    tracking: bool = setting("tracking.enabled")
+    experiment: str = setting("tracking.experiment")
 
     def parallelism(self) -> Parallelism:
         return Parallelism(n_jobs=self.n_jobs, backend=self.parallel_backend, scheduler=self.scheduler)
@@ -221,6 +224,7 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
                              seconds={**run.seconds, "total": time.perf_counter() - started},
                              validation_start=test_from, final_start=final_start)
     paths = write_selection_report(settings.home_path / "reports" / "model_selection" / str(as_of), report)
+    track_comparison(settings.home_path, config, report, list(paths.values()))
     shown = ["model", "optimizer", "window", "sharpe", "cagr", "max_drawdown", "calmar", "turnover",
              "win_rate", "score", "rank"]
     return dg.MaterializeResult(metadata=metadata.entries({
@@ -236,6 +240,42 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
         "report": dg.MetadataValue.path(str(paths["report.html"])),
         "seconds": round(time.perf_counter() - started, 1),
     }))
+
+
+def track_comparison(home: Path, config: ComparisonConfig, report: SelectionReport,
+                     files: list[Path]) -> str | None:
+    """Log the comparison to MLflow when ``config.tracking`` (ml.tracking.log_run; nothing
+    otherwise): what was compared and how it chooses (candidates, optimizers, windows, weights,
+    thresholds, each candidate's parameters), the winner's validation metrics, the Deflated Sharpe,
+    the Sharpe matrices of both windows and each candidate's rank IC and rank ICIR, the choice
+    as tags, and the selection report's ``files``. Returns the MLflow run id, or None."""
+    spec = config.selection_spec()
+    params = {name: getattr(config, name) for name in (
+        "horizon", "candidates", "optimizers", "compare_days", "final_days", "ensemble_size", "tuning_iter",
+        "tuning_splits", "min_sharpe", "min_max_drawdown", "min_calmar", "max_turnover", "promote")}
+    params |= {"weights": dict(spec.weights), "validation_start": report.validation_start,
+               "final_start": report.final_start}
+    params |= {f"params.{name}": value for name, value in report.params.items()}
+    validation = report.table[report.table["window"] == "validation"]
+    metrics = {"n_trials": len(validation), "seconds": report.seconds.get("total")}
+    if report.winner is not None:
+        metrics |= {f"winner.{k}": report.winner.get(k) for k in (
+            "sharpe", "cagr", "max_drawdown", "calmar", "turnover", "win_rate", "regime_consistency", "score")}
+    if report.deflated is not None:
+        metrics |= {"deflated_sharpe": report.deflated.dsr,
+                    **{f"deflated_sharpe.{k}": v for k, v in report.deflated.__dict__.items() if k != "dsr"}}
+    for window, matrix in (("validation", report.sharpe_matrix), ("final", report.final_matrix)):
+        metrics |= {f"sharpe.{window}.{model}.{optimizer}": value
+                    for (model, optimizer), value in matrix.stack().items()}
+    for row in report.prediction_metrics.to_dict("records"):
+        metrics |= {f"{name}.{row['window']}.{row['model']}": row[name] for name in ("rank_ic", "rank_icir")}
+    pair = "none" if report.winner is None else f"{report.winner['model']} x {report.winner['optimizer']}"
+    promoted = "none" if report.promoted is None else f"{report.promoted['model']} x {report.promoted['optimizer']}"
+    return tracking.log_run(
+        home, "comparison", f"comparison {report.as_of}", enabled=config.tracking, experiment=config.experiment,
+        params=params, metrics=metrics, artifacts=files,
+        tags={"as_of": str(report.as_of), "horizon": report.horizon, "winner": pair, "promoted": promoted,
+              "promoted_model_id": report.promoted_id or "none", "reason": report.reason})
 
 
 def _equity_curves(returns: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:

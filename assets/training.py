@@ -2,7 +2,8 @@
 model. The logic is in ml.training (its registry module holds the champion rules); this module loads, calls and writes."""
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -17,7 +18,7 @@ from assets.warehouse import marts
 from assets.warehouse import preds as preds_table
 from assets.warehouse import registry as registry_table
 from assets.warehouse.connection import transaction
-from ml import training
+from ml import training, tracking
 from ml.adapt import Adapted, training_windows
 from ml.config import setting
 from ml.metrics import daily_ic
@@ -48,6 +49,8 @@ class TrainingConfig(dg.Config):
     champion_tolerance: float = setting("training.champion_tolerance")
     min_new_rows: int = setting("training.min_new_rows")
     force: bool = Field(default=False, description="Retrain even when not due.")
+    tracking: bool = setting("tracking.enabled")
+    experiment: str = setting("tracking.experiment")
 
     def spec(self, champion: dict | None = None) -> training.TrainingSpec:
         model_type, params = self.model_type, json.loads(self.params)
@@ -114,7 +117,8 @@ def model_training(context: dg.AssetExecutionContext, config: TrainingConfig, se
     if status == "champion" and champion is not None and isinstance(champion.get("optimizer"), str):
         extra = {"optimizer": champion["optimizer"], "selection": champion.get("selection")}
         reason += f"; keeps the optimizer {champion['optimizer']} chosen by the model comparison"
-    folds = save_training(settings, reg, result, final, status, reason, extra, adapted)
+    folds, model_dir = save_training(settings, reg, result, final, status, reason, extra, adapted)
+    track_training(settings.home_path, config, spec, result, final, status, reason, model_dir, champion)
     fold_table = folds[["fold", "train_start", "train_end", "test_start", "test_end", "n_train", "n_test",
                         "ic", "rank_ic"]]
     rolling = _rolling_rank_ic(result.predictions)
@@ -176,14 +180,15 @@ def _fold_checks(settings: TradepipeSettings, horizon: int):
 
 def save_training(settings: TradepipeSettings, reg: pd.DataFrame, result: training.WalkForwardResult,
                   final: FittedModel, status: str, reason: str, extra: dict | None = None,
-                  adapted: list[Adapted] | None = None) -> pd.DataFrame:
+                  adapted: list[Adapted] | None = None) -> tuple[pd.DataFrame, Path]:
     """Save the fold models and the final model under $TRADEPIPE_HOME/models and register them
     (with ``extra`` registry columns); write the folds to ml.cv_folds, the OOS predictions to
     ml.preds and the windows lowered for the data to ops.adapted_settings, in one transaction.
-    Returns the folds."""
+    Returns the folds and the final model's folder (its model file and ``model.json`` sidecar)."""
     code = registry.code_version()
     rows = [registry.registry_row(m, "fold", {}, _save(m, settings), code) for m in result.models]
-    rows.append({**registry.registry_row(final, status, result.summary, _save(final, settings), code,
+    final_path = _save(final, settings)
+    rows.append({**registry.registry_row(final, status, result.summary, final_path, code,
                                          reason=reason), **(extra or {})})
     for row in rows:
         reg = registry.register(reg, row)
@@ -193,7 +198,30 @@ def save_training(settings: TradepipeSettings, reg: pd.DataFrame, result: traini
         registry_table.write_folds(con, final.model_id, folds)
         preds_table.write_oos(con, result.predictions)
         adapted_table.write(con, "training", adapted or [])
-    return folds.assign(model_id=final.model_id)
+    return folds.assign(model_id=final.model_id), registry_table.artifact(settings.home_path, final_path)
+
+
+def track_training(home: Path, config: TrainingConfig, spec: training.TrainingSpec,
+                   result: training.WalkForwardResult, final: FittedModel, status: str, reason: str,
+                   model_dir: Path, champion: dict | None = None) -> str | None:
+    """Log the training run to MLflow when ``config.tracking`` (ml.tracking.log_run; nothing
+    otherwise): the spec and the model's parameters, the walk-forward summary (rank IC, ICIR, ...)
+    and per-fold IC and rank IC as steps, the champion decision as tags, and the final model's
+    folder (model file and sidecar). Returns the MLflow run id, or None."""
+    spec_params = {k: v for k, v in asdict(spec).items() if k != "features"}
+    return tracking.log_run(
+        home, "training", final.model_id, enabled=config.tracking, experiment=config.experiment,
+        params={**spec_params, "feature_set": config.feature_set, "n_features": len(final.features),
+                "model_params": final.params, "champion_tolerance": config.champion_tolerance,
+                "min_new_rows": config.min_new_rows, "force": config.force},
+        metrics={**result.summary, "n_train": final.n_train, "fold_ic": result.folds["ic"].tolist(),
+                 "fold_rank_ic": result.folds["rank_ic"].tolist()},
+        tags={"model_id": final.model_id, "horizon": spec.horizon, "model_type": spec.model_type,
+              "status": status, "reason": reason,
+              "previous_champion": "none" if champion is None else champion["model_id"],
+              "train_start": str(pd.Timestamp(final.train_start).date()),
+              "train_end": str(pd.Timestamp(final.train_end).date())},
+        artifacts=[model_dir])
 
 
 def _save(model: FittedModel, settings: TradepipeSettings) -> str:

@@ -281,6 +281,16 @@ class Parallel(_Table):
         "workers with `dask worker ADDRESS`); '' uses a Dask client already created in the process."))
 
 
+class Tracking(_Table):
+    """[tracking]: optional experiment tracking of training and comparison runs in MLflow (ml.tracking)."""
+
+    enabled: bool = Field(description=(
+        "Log each training run and each model comparison to MLflow (params, metrics, and the model or "
+        "selection report files) in a local store under $TRADEPIPE_HOME/mlruns; needs the optional "
+        "'mlflow-skinny' package: pip install 'tradepipe[tracking]'. false: nothing is logged."))
+    experiment: str = Field(min_length=1, description="MLflow experiment the runs are logged under.")
+
+
 class Dbt(_Table):
     """[dbt]: the dbt vars, passed to every dbt build (dbt_project.yml repeats them for standalone dbt)."""
 
@@ -321,6 +331,7 @@ class Config(_Table):
     ingest: Ingest
     comparison: Comparison
     parallel: Parallel
+    tracking: Tracking
     dbt: Dbt
 
     def get(self, path: str) -> Any:

@@ -197,3 +197,12 @@ def test_parallel_backends_are_the_seams(tmp_path):
     path = _write(tmp_path, '[parallel]\nbackend = "spark"\n')
     with pytest.raises(ConfigError, match=r"\[parallel\] backend = \"spark\": must be one of"):
         load_config(path)
+
+
+def test_tracking_is_off_by_default_and_checked(tmp_path):
+    assert (load_config(None).tracking.enabled, load_config(None).tracking.experiment) == (False, "tradepipe")
+    assert load_config(_write(tmp_path, "[tracking]\nenabled = true\n")).tracking.enabled is True
+    with pytest.raises(ConfigError, match=r"\[tracking\] enabled = \"yes\": must be true or false"):
+        load_config(_write(tmp_path, '[tracking]\nenabled = "yes"\n'))
+    with pytest.raises(ConfigError, match=r"\[tracking\] experiment = \"\": String should have at least 1 character"):
+        load_config(_write(tmp_path, '[tracking]\nexperiment = ""\n'))
