@@ -203,15 +203,19 @@ class Grid:
 
     @classmethod
     def of(cls, frame: pd.DataFrame, index: str = "date", columns: str = "ticker") -> Grid:
-        """The grid of ``frame``; a (``index``, ``columns``) key on two rows is an error naming it."""
+        """The grid of ``frame``; a row without a key, or a (``index``, ``columns``) key on two rows,
+        is an error naming it."""
         rows, index_values = pd.factorize(frame[index], sort=True)
         cols, column_values = pd.factorize(frame[columns], sort=True)
+        for name, codes in ((index, rows), (columns, cols)):
+            if (codes < 0).any():  # factorize codes a missing key -1, which would index the last cell
+                raise ValueError(f"{int((codes < 0).sum())} rows without a {name}: every row needs its key")
         key = rows.astype(np.int64) * max(1, len(column_values)) + cols
         seen = np.bincount(key, minlength=len(index_values) * len(column_values))
         if (seen > 1).any():
             first = int(np.flatnonzero(seen[key] > 1)[0])
             raise ValueError(f"duplicate ({index}, {columns}) rows, e.g. "
-                             f"{[frame[index].iloc[first], frame[columns].iloc[first]]}")
+                             f"({frame[index].iloc[first]}, {frame[columns].iloc[first]})")
         return cls(frame, rows, cols, pd.Index(index_values, name=index), pd.Index(column_values, name=columns))
 
     def wide(self, values: str | np.ndarray | pd.Series) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from ml.common import (
+    Grid,
     atomic_write,
     canonical_json,
     check_int,
@@ -106,3 +107,26 @@ def test_library_versions_names_python_and_the_numeric_libraries() -> None:
     versions = library_versions()
     assert {"python", "numpy", "pandas", "scikit-learn", "lightgbm", "hmmlearn"} <= set(versions)
     assert versions["numpy"] == np.__version__
+
+
+def test_grid_lays_rows_on_a_sorted_grid_and_reads_them_back() -> None:
+    frame = pd.DataFrame({"date": pd.to_datetime(["2020-01-03", "2020-01-02", "2020-01-02"]),
+                          "ticker": ["B", "B", "A"], "x": [3.0, 2.0, 1.0]})
+    grid = Grid.of(frame)
+    wide = grid.wide("x")
+    assert list(wide.index) == list(pd.to_datetime(["2020-01-02", "2020-01-03"]))
+    assert list(wide.columns) == ["A", "B"]
+    expected = frame.pivot(index="date", columns="ticker", values="x")
+    pd.testing.assert_frame_equal(wide, expected, check_names=False, check_column_type=False)
+    assert grid.at(wide.to_numpy() * 10).tolist() == [30.0, 20.0, 10.0]
+    assert grid.wide(np.array([1, 2, 3])).to_numpy()[1, 1] == 1.0  # values given in the rows' order
+
+
+@pytest.mark.parametrize(("frame", "message"), [
+    (pd.DataFrame({"date": [1, 1], "ticker": ["A", "A"], "x": [1.0, 2.0]}), r"duplicate \(date, ticker\) rows, e.g. \(1, A\)"),
+    (pd.DataFrame({"date": [1, 2], "ticker": ["A", None], "x": [1.0, 2.0]}), "1 rows without a ticker"),
+    (pd.DataFrame({"date": [1, None], "ticker": ["A", "B"], "x": [1.0, 2.0]}), "1 rows without a date"),
+])
+def test_grid_rejects_missing_and_duplicate_keys(frame: pd.DataFrame, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Grid.of(frame)
