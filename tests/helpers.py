@@ -128,3 +128,19 @@ def tiny_market(folder: Path) -> dict[str, Path]:
     pd.DataFrame({"ticker": ["A", "B", "C", "BAD"], "sector": ["Energy", "Energy", "Utilities", "Utilities"],
                   "name": ["Alpha", "Beta", "Gamma", "Broken"]}).to_csv(paths["sectors"], index=False)
     return paths
+
+
+def planted_panel(features: list[str], n_tickers: int = 20, n_days: int = 160, seed: int = 0) -> pd.DataFrame:
+    """A small horizon-5 training panel (ticker, date, label_end_date, fwd_return,
+    fwd_excess_return and ``features`` of standard normal noise) whose excess return carries a
+    planted signal in the first feature."""
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range("2021-01-01", periods=n_days + 6)
+    pos = np.repeat(np.arange(n_days), n_tickers)
+    f = rng.normal(size=(pos.size, len(features)))
+    excess = 0.01 * f[:, 0] + rng.normal(scale=0.03, size=pos.size)
+    panel = pd.DataFrame({"ticker": np.tile([f"T{i:02d}" for i in range(n_tickers)], n_days), "date": days[pos],
+                          "label_end_date": days[pos + 6], "fwd_return": excess + 0.001, "fwd_excess_return": excess})
+    for j, name in enumerate(features):
+        panel[name] = f[:, j]
+    return panel

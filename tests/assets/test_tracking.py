@@ -16,22 +16,9 @@ from ml.comparison import SelectionSpec, deflated_sharpe_ratio, select_champion,
 from ml.comparison.selection_report import SelectionReport, write_selection_report
 from ml.training import registry
 from ml.tracking import client as tracking_client
+from tests.helpers import planted_panel
 
 FEATURES = ["f0", "f1", "f2"]
-
-
-def _panel(n_tickers: int = 20, n_days: int = 160, seed: int = 0) -> pd.DataFrame:
-    """A small horizon-5 panel with a planted signal in f0."""
-    rng = np.random.default_rng(seed)
-    days = pd.bdate_range("2021-01-01", periods=n_days + 6)
-    pos = np.repeat(np.arange(n_days), n_tickers)
-    f = rng.normal(size=(pos.size, len(FEATURES)))
-    excess = 0.01 * f[:, 0] + rng.normal(scale=0.03, size=pos.size)
-    panel = pd.DataFrame({"ticker": np.tile([f"T{i:02d}" for i in range(n_tickers)], n_days), "date": days[pos],
-                          "label_end_date": days[pos + 6], "fwd_return": excess + 0.001, "fwd_excess_return": excess})
-    for j, name in enumerate(FEATURES):
-        panel[name] = f[:, j]
-    return panel
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +36,7 @@ def trained(tmp_path_factory):
     """A ridge walked forward and trained as the asset does, its decision and its saved folder."""
     config = TrainingConfig(model_type="ridge", train_days=100, test_days=20, tracking=True, experiment="tests")
     spec = training.TrainingSpec(model_type="ridge", train_days=100, test_days=20, label_price="close")
-    panel = _panel()
+    panel = planted_panel(FEATURES)
     result = training.walk_forward(panel, spec)
     final = training.train_final(panel, spec)
     status, reason = registry.decide_champion(result.summary["rank_ic"], None, tolerance=config.champion_tolerance,

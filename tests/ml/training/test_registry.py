@@ -22,29 +22,15 @@ from ml.training import (
     row_hashes,
     train_final,
 )
+from tests.helpers import planted_panel
 
 FEATURES = ["f0", "f1", "f2"]
 
 
-def make_panel(n_tickers: int = 20, n_days: int = 160, seed: int = 0) -> pd.DataFrame:
-    """Small training panel, horizon 5, planted signal in f0; f2 has a NaN warm-up."""
-    rng = np.random.default_rng(seed)
-    days = pd.bdate_range("2021-01-01", periods=n_days + 6)
-    pos = np.repeat(np.arange(n_days), n_tickers)
-    f = rng.normal(size=(pos.size, len(FEATURES)))
-    excess = 0.01 * f[:, 0] + rng.normal(scale=0.03, size=pos.size)
-    panel = pd.DataFrame(
-        {
-            "ticker": np.tile([f"T{i:02d}" for i in range(n_tickers)], n_days),
-            "date": days[pos],
-            "label_end_date": days[pos + 6],
-            "fwd_return": excess + 0.001,
-            "fwd_excess_return": excess,
-        }
-    )
-    for j, name in enumerate(FEATURES):
-        panel[name] = f[:, j]
-    panel.loc[pos < 10, "f2"] = np.nan
+def make_panel() -> pd.DataFrame:
+    """Small training panel, horizon 5, planted signal in f0; f2 has a NaN warm-up (its first 10 dates)."""
+    panel = planted_panel(FEATURES)
+    panel.loc[panel["date"] < panel["date"].unique()[10], "f2"] = np.nan
     return panel
 
 
