@@ -117,6 +117,9 @@ def run_backtest(preds: pd.DataFrame, prices: pd.DataFrame, regimes: pd.Series, 
     regimes = regimes.copy()
     regimes.index = pd.to_datetime(regimes.index)
     dates = _decision_dates(preds["date"].unique(), calendar)
+    if not regimes.index.is_unique:
+        raise ValueError(f"regimes has duplicated dates "
+                         f"{sorted({str(d.date()) for d in regimes.index[regimes.index.duplicated()]})[:5]}")
     regime_of = regimes.reindex(dates).tolist()  # one label per decision date
     no_regime = [d for d, r in zip(dates, regime_of) if pd.isna(r)]
     if no_regime:

@@ -91,6 +91,9 @@ def test_missing_regime_and_empty_predictions_are_clear_errors() -> None:
         run_backtest(_preds(DATES[:0], {"A": 0.3}), _prices(OPENS), REGIMES, SECTORS, FRICTIONLESS)
     with pytest.raises(ValueError, match="two later trading days"):
         run_backtest(_preds(DATES[-2:], {"A": 0.3}), _prices(OPENS), REGIMES, SECTORS, FRICTIONLESS)
+    twice = pd.concat([REGIMES, REGIMES.iloc[[2]]])
+    with pytest.raises(ValueError, match=rf"regimes has duplicated dates \['{DATES[2].date()}'\]"):
+        run_backtest(_preds(DATES[2:4], {"A": 0.3}), _prices(OPENS), twice, SECTORS, FRICTIONLESS)
 
 
 @pytest.fixture(scope="module")
