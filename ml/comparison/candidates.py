@@ -63,21 +63,30 @@ class Candidate:
 def default_candidates() -> list[Candidate]:
     """ridge, random_forest, lightgbm (defaults), lightgbm_tuned, mlp and the rank ensemble.
 
-    The random forest and the MLP are sized for a comparison over many folds: 60 trees of depth
-    6, each on a 20% bootstrap sample and 30% of the features at a split (the registry's default
-    forest grows 300 deep trees: ~270 s instead of ~20 s over 12 folds of the 100-ticker sample);
-    the MLP stops when 10% of its training rows held out have not improved for 3 epochs, after
-    at most 30 epochs of 512-row batches (~90 s -> ~30 s). On noisy return targets shallow, heavily
-    regularised models rank names about as well as big ones.
+    The random forest and the MLP are sized for a comparison over many folds:
+
+    * ``random_forest`` is LightGBM's random-forest mode (``boosting_type="rf"``): 60 trees of
+      depth 6, each on a 20% bagging sample, 30% of the features at a split, leaves of at least
+      100 rows, averaged. Histogram splits make it ~15x faster than scikit-learn's forest of the
+      same shape (13 folds of the 100-ticker sample: 17 s instead of 251 s, rank IC alike), and
+      it takes missing values as they are. ``[training] model_type = "random_forest"`` is still
+      scikit-learn's forest.
+    * ``mlp`` trains at most 10 epochs of 2048-row batches and stops when 10% of its training
+      rows held out have not improved for 3 epochs (30 epochs of 512 rows took 3.4x longer and
+      ranked no better on the sample).
+
+    On noisy return targets shallow, heavily regularised models rank names about as well as big ones.
     """
     return [
         Candidate("ridge", "ridge"),
-        Candidate("random_forest", "random_forest", {"n_estimators": 60, "max_depth": 6, "max_samples": 0.2,
-                                                     "max_features": 0.3, "min_samples_leaf": 100}),
+        Candidate("random_forest", "lightgbm", {"boosting_type": "rf", "n_estimators": 60, "max_depth": 6,
+                                                "num_leaves": 64, "subsample": 0.2, "subsample_freq": 1,
+                                                "colsample_bytree": 1.0, "feature_fraction_bynode": 0.3,
+                                                "min_child_samples": 100}),
         Candidate("lightgbm", "lightgbm"),
         Candidate("lightgbm_tuned", "lightgbm", tune=True),
-        Candidate("mlp", "mlp", {"early_stopping": True, "n_iter_no_change": 3, "max_iter": 30,
-                                  "batch_size": 512}),
+        Candidate("mlp", "mlp", {"early_stopping": True, "n_iter_no_change": 3, "max_iter": 10,
+                                  "batch_size": 2048}),
         Candidate(ENSEMBLE, ENSEMBLE),
     ]
 

@@ -13,10 +13,14 @@ leak test-period means and variances into training).
 - ``lightgbm``: ``lightgbm.LGBMRegressor``; none (missing values handled natively)
 - ``mlp``: ``sklearn.neural_network.MLPRegressor``; impute, scale
 
-``impute`` is ``SimpleImputer(strategy="median", keep_empty_features=True)``
-(a feature that is all-missing in a training fold becomes a constant 0 rather
-than disappearing, so coefficients and importances stay aligned with the
-feature list); ``scale`` is ``StandardScaler()``.
+``impute`` is :class:`ml.training.impute.MedianImputer`: a missing value becomes its column's
+median over the training rows (a feature that is all-missing in a training
+fold becomes a constant 0 rather than disappearing, so coefficients and
+importances stay aligned with the feature list), what
+``SimpleImputer(strategy="median", keep_empty_features=True)`` does, computed
+with ``np.nanmedian`` instead of numpy's masked-array median, which took 9.5 s
+of a 15 s ridge walk-forward (13 folds of ~150k rows); ``scale`` is
+``StandardScaler()``.
 
 Defaults are seeded (``random_state=0``), quiet, and threaded by the project's
 thread policy where the estimator can (``n_jobs=ml.parallel.fit_threads()``: the
@@ -278,14 +282,15 @@ def get_model(model_type: str, params: Mapping[str, Any] | None = None) -> Pipel
     spec = _spec(model_type)
     overrides = {} if params is None else params
     _check_params(model_type, spec, overrides)
-    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
+
+    from ml.training.impute import MedianImputer
 
     estimator = _estimator_class(spec)(**{**spec.defaults(), **overrides})
     steps: list[tuple[str, Any]] = []
     if spec.impute:
-        steps.append(("impute", SimpleImputer(strategy="median", keep_empty_features=True)))
+        steps.append(("impute", MedianImputer()))
     if spec.scale:
         steps.append(("scale", StandardScaler()))
     steps.append(("model", estimator))

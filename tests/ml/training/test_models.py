@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ml.parallel import fit_threads
+from ml.training.impute import MedianImputer
 from ml.training import ModelConfig, available_models, default_params, get_model
 
 ALL_TYPES = ["elastic_net", "lasso", "lightgbm", "mlp", "random_forest", "ridge"]
@@ -61,7 +62,7 @@ def test_structure_and_defaults(model_type: str) -> None:
     assert est.random_state == 0
     if "impute" in steps:
         imputer = model.named_steps["impute"]
-        assert isinstance(imputer, SimpleImputer) and imputer.strategy == "median"
+        assert isinstance(imputer, MedianImputer)
     if "scale" in steps:
         assert isinstance(model.named_steps["scale"], StandardScaler)
     params = est.get_params()
@@ -192,3 +193,24 @@ def test_mlp_convergence_warning_is_not_hidden() -> None:
     X_train, y_train, _ = tiny_problem()
     with pytest.warns(ConvergenceWarning):
         get_model("mlp", {"max_iter": 2}).fit(X_train, y_train)
+
+
+@pytest.mark.parametrize("n_rows", [400, 401])
+def test_median_imputer_matches_scikit_learns(n_rows: int) -> None:
+    """The same fill values and output as SimpleImputer(median, keep_empty_features) -- ties, an
+    even and odd row count, a column with no value -- without numpy's masked-array median."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(n_rows, 6))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[:, 2] = np.round(X[:, 2])  # ties
+    X[:, 4] = np.nan  # no value in the training rows: filled with 0
+    X_new = rng.normal(size=(50, 6))
+    X_new[rng.random(X_new.shape) < 0.3] = np.nan
+    ours = MedianImputer().fit(X)
+    theirs = SimpleImputer(strategy="median", keep_empty_features=True).fit(X)
+    np.testing.assert_array_equal(ours.statistics_, theirs.statistics_)
+    assert ours.statistics_[4] == 0.0
+    np.testing.assert_array_equal(ours.transform(X_new), theirs.transform(X_new))
+    np.testing.assert_array_equal(ours.transform(X), theirs.transform(X))
+    with pytest.raises(ValueError, match="features"):
+        ours.transform(X_new[:, :5])
