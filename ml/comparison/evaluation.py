@@ -52,6 +52,8 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "sharpe", "cagr", "max_drawdown", "calmar", "turnover", "win_rate", "volatility", "n_days",
     *(f"sharpe_{r}" for r in REGIME_ORDER))
 VALIDATION, FINAL = "validation", "final"
+# a backtest day of these costs 2-3x one of equal weight or inverse vol (bench/results/backtest-engine.md)
+_COVARIANCE_OPTIMIZERS = frozenset({"hrp", "min_variance"})
 _KEYS = ["date", "ticker"]
 
 
@@ -352,12 +354,15 @@ def backtest_candidates(
             for m, o in combos]
     if parallelism is None:  # joblib's n_jobs: -1 every CPU, -2 all but one, ...
         parallelism = Parallelism(n_jobs=int(n_jobs) if n_jobs > 0 else max(1, available_cpus() + 1 + int(n_jobs)))
-    finished = run_parallel(_run_combo, jobs, parallelism)
-    results = []
-    for (model, optimizer), result in zip(combos, finished, strict=True):
-        results.append(result)
+    # the optimizers that fit a covariance every day first, so that the last backtests to start are short
+    order = sorted(range(len(jobs)), key=lambda i: combos[i][1] not in _COVARIANCE_OPTIMIZERS)
+    results: list[Any] = [None] * len(jobs)
+    for done, (i, result) in enumerate(zip(order, run_parallel(_run_combo, [jobs[i] for i in order],
+                                                                 parallelism), strict=True), start=1):
+        results[i] = result
         if log is not None:
-            log(f"backtest {len(results)}/{len(combos)} {model} x {optimizer}: {result[2]:.1f}s")
+            model, optimizer = combos[i]
+            log(f"backtest {done}/{len(combos)} {model} x {optimizer}: {result[2]:.1f}s")
 
     rows, returns = [], []
     bench_daily: pd.DataFrame | None = None

@@ -261,3 +261,20 @@ def test_backtest_candidates_errors(universe) -> None:
         backtest_candidates({"a": u["preds"]["perfect"], "b": late}, OPTIMIZERS, *args)
     with pytest.raises(ValueError, match="final_start=2030-01-01 leaves a window empty"):
         backtest_candidates(u["preds"], OPTIMIZERS, *args, final_start="2030-01-01")
+
+
+def test_covariance_optimizers_start_first_and_the_results_keep_their_order(universe) -> None:
+    u = universe
+    runs = {}
+    for n_jobs in (1, 2):
+        lines: list[str] = []
+        runs[n_jobs] = backtest_candidates(u["preds"], ["equal_weight", "min_variance"], u["prices"], u["regimes"],
+                                           u["sectors"], SPEC, index_close=u["index_close"],
+                                           final_start=u["final_start"], n_jobs=n_jobs, log=lines.append)
+        assert [line.split(":")[0] for line in lines] == [
+            "backtest 1/4 perfect x min_variance", "backtest 2/4 random x min_variance",
+            "backtest 3/4 perfect x equal_weight", "backtest 4/4 random x equal_weight"]
+    assert runs[1].table[["model", "optimizer"]].drop_duplicates().values.tolist() == [
+        ["perfect", "equal_weight"], ["perfect", "min_variance"], ["random", "equal_weight"], ["random", "min_variance"]]
+    pd.testing.assert_frame_equal(runs[2].table.drop(columns="elapsed_s"), runs[1].table.drop(columns="elapsed_s"))
+    pd.testing.assert_frame_equal(runs[2].returns, runs[1].returns)
