@@ -14,8 +14,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ml.parallel import fit_threads
-from ml.training.impute import MedianImputer
 from ml.training import ModelConfig, available_models, default_params, get_model
+from ml.training.impute import MedianImputer
 
 ALL_TYPES = ["elastic_net", "lasso", "lightgbm", "mlp", "random_forest", "ridge"]
 
