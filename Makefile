@@ -1,5 +1,8 @@
 # Two commands on a fresh machine with Python 3.11+: `make demo` and `make test`.
 # Every target first installs what it needs into .venv/ (uv, from pip, then the locked stack).
+# The stack is byte-compiled at install, as pip does and uv does not by default: every process the
+# pipeline starts (Dagster's run and step processes, dbt, the comparison's workers) then loads its
+# imports from bytecode, also where bytecode cannot be written at run time (PYTHONDONTWRITEBYTECODE).
 
 PYTHON ?= python3
 VENV := .venv
@@ -27,7 +30,7 @@ setup: $(VENV)/.installed $(MANIFEST) dagster-home
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv sync --frozen --quiet --python $(BIN)/python
+	$(BIN)/uv sync --frozen --quiet --compile-bytecode --python $(BIN)/python
 	@touch $@
 
 # The dbt manifest that @dbt_assets reads at import: prepared here, never at import time.
