@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stdout
@@ -99,6 +100,42 @@ class DbtBuildConfig(dg.Config):
         return dbt_vars
 
 
+# Each build's dbt artifacts (manifest, run_results.json, dbt.log) go to a folder of its own in the
+# home, not to dbt_project/target (4-5 MB a build, never cleared): the last few builds are kept.
+DBT_RUNS_KEPT = 5
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def _build_folder(home: Path, build_id: int) -> Path:
+    """``home``/dbt/build-<id>, empty but for the parse of the home's last successful build.
+
+    dbt re-parses the whole project (~5 s) when the parse it finds was made for another profile,
+    and the profile holds the warehouse path: the parse `make setup` leaves in dbt_project/target
+    (which dagster-dbt copies in when the folder has none) serves only the home it was made for.
+    A home's own last parse serves its next builds; dbt checks it and re-parses what changed.
+    """
+    runs = home / "dbt"
+    folder = runs / f"build-{build_id}"
+    shutil.rmtree(folder, ignore_errors=True)  # a leftover of a warehouse deleted since
+    folder.mkdir(parents=True)
+    if (runs / PARTIAL_PARSE).exists():
+        shutil.copy2(runs / PARTIAL_PARSE, folder / PARTIAL_PARSE)
+    builds = sorted((p for p in runs.glob("build-*") if p.name[6:].isdigit() and p != folder),
+                    key=lambda p: int(p.name[6:]))
+    for old in builds[: max(0, len(builds) - (DBT_RUNS_KEPT - 1))]:
+        shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def _keep_parse(folder: Path) -> None:
+    """The parse of a successful build becomes the home's, for its next builds (replaced atomically)."""
+    parse = folder / PARTIAL_PARSE
+    if parse.exists():
+        staged = folder.parent / f"{PARTIAL_PARSE}.tmp"
+        shutil.copy2(parse, staged)
+        os.replace(staged, folder.parent / PARTIAL_PARSE)
+
+
 @contextmanager
 def _environment(**values: str) -> Iterator[None]:
     """Set environment variables for the dbt subprocess, restoring them afterwards."""
@@ -181,12 +218,14 @@ def dbt_models(
     every_model = set(context.selected_asset_keys) >= set(context.assets_def.keys)
     status = "failed"
     try:
+        folder = _build_folder(settings.home_path, build_id)
         console = DbtConsole(context.log)
         try:
             with _environment(TRADEPIPE_WAREHOUSE=str(settings.warehouse_path)), redirect_stdout(console):
-                yield from dbt.cli(args, context=context).stream()
+                yield from dbt.cli(args, context=context, target_path=folder).stream()
         finally:
             console.finish()
+        _keep_parse(folder)
         status = "succeeded" if plan.mode == "incremental" or every_model else "partial"
         if not dbt_vars["alpha158"]:
             with settings.warehouse() as con:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets.dbt import DBT_PROJECT_DIR
+from assets.dbt import DBT_PROJECT_DIR, DBT_RUNS_KEPT, PARTIAL_PARSE, _build_folder
 from assets.warehouse import builds as dbt_builds
 from assets.warehouse.publish import publish_analytics
 from tests.helpers import WAREHOUSE_ONLY, materialize_pipeline, query, sample_slice
@@ -87,6 +87,9 @@ def test_grown_day_by_day_equals_built_from_scratch(tmp_path, slice_paths):
     assert str(builds["prices_through"].iloc[-1].date()) == "2017-11-10"
     assert "new price rows after 2017-11-01" in builds["reason"].iloc[-1]
     assert _builds(scratch)["mode"].tolist() == ["full"]
+    # each build's dbt artifacts sit in the home; the second build reused the first one's parse
+    assert sorted(p.name for p in (grown / "dbt").glob("build-*")) == ["build-1", "build-2"]
+    assert "Unable to do partial parsing" not in (grown / "dbt" / "build-2" / "dbt.log").read_text()
     assert query(grown, "select count(*) as n from marts.quarantine where ticker = 'AMZN' and date = '2017-11-02'").n[0] == 1
     _assert_tables_equal(grown, scratch)
 
@@ -173,3 +176,18 @@ def test_first_build_is_full(tmp_path):
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         plan = dbt_builds.plan_build(con, "digest")
     assert (plan.mode, plan.reason) == ("full", "first build of this warehouse")
+
+
+def test_a_build_folder_starts_from_the_homes_last_parse_and_old_folders_go(tmp_path):
+    runs = tmp_path / "dbt"
+    for i in range(1, 8):
+        (runs / f"build-{i}").mkdir(parents=True)
+    (runs / "build-notes").mkdir()  # not a build folder: left alone
+    (runs / PARTIAL_PARSE).write_bytes(b"parse of build 7")
+    folder = _build_folder(tmp_path, 8)
+    assert folder == runs / "build-8" and (folder / PARTIAL_PARSE).read_bytes() == b"parse of build 7"
+    assert {p.name for p in runs.glob("build-*")} == {"build-notes"} | {
+        f"build-{i}" for i in range(8 - DBT_RUNS_KEPT + 1, 9)}
+    (runs / "build-9").mkdir()
+    (runs / "build-9" / "stale").write_text("a leftover of a deleted warehouse")
+    assert list(_build_folder(tmp_path, 9).iterdir()) == [runs / "build-9" / PARTIAL_PARSE]
