@@ -318,12 +318,17 @@ def min_variance(cov: np.ndarray, codes: np.ndarray | None = None, max_weight: f
         if abs(x.sum() - 1.0) > _FEASIBLE_TOL:
             raise ValueError("no feasible start: the caps cannot hold a full budget")
     tol = 1e-12
-    work = [i for i in range(len(h)) if g[i] @ x >= h[i] - tol]
+    work = np.flatnonzero(g @ x >= h - tol).tolist()
     for _ in range(50 * (n + len(h))):
-        c = np.vstack([np.ones((1, n)), g[work]]) if work else np.ones((1, n))
-        m = len(c)
-        kkt = np.block([[q, c.T], [c, np.zeros((m, m))]])
-        rhs = np.concatenate([-(q @ x), np.zeros(m)])
+        m = 1 + len(work)
+        kkt = np.zeros((n + m, n + m))  # [[q, c'], [c, 0]] with c = [1; g[work]]
+        kkt[:n, :n] = q
+        kkt[n, :n] = kkt[:n, n] = 1.0
+        if work:
+            kkt[n + 1:, :n] = g[work]
+            kkt[:n, n + 1:] = g[work].T
+        rhs = np.zeros(n + m)
+        rhs[:n] = -(q @ x)
         try:
             sol = np.linalg.solve(kkt, rhs)
         except np.linalg.LinAlgError:  # a dependent working set (e.g. a sector full of capped names)
