@@ -109,7 +109,7 @@ PARTIAL_PARSE = "partial_parse.msgpack"
 def _build_folder(home: Path, build_id: int) -> Path:
     """``home``/dbt/build-<id>, empty but for the parse of the home's last successful build.
 
-    dbt re-parses the whole project (~5 s) when the parse it finds was made for another profile,
+    dbt re-parses the whole project (~4 s) when the parse it finds was made for another profile,
     and the profile holds the warehouse path: the parse `make setup` leaves in dbt_project/target
     (which dagster-dbt copies in when the folder has none) serves only the home it was made for.
     A home's own last parse serves its next builds; dbt checks it and re-parses what changed.
