@@ -56,6 +56,24 @@ def _wait_for_server(port: int, process: subprocess.Popen, timeout: float = 120)
     raise TimeoutError(f"the webserver did not answer on port {port} within {timeout}s")
 
 
+def _wait_for_code_location(port: int, process: subprocess.Popen, timeout: float = 180) -> None:
+    """The webserver answers before its code location has loaded (the UI then shows no assets yet):
+    wait until every location is LOADED; a location that failed to load fails the test with its error."""
+    query = ("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+             "locationOrLoadError { __typename ... on PythonError { message } } } } } }")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert process.poll() is None, "dagster dev exited while loading the code location"
+        entries = _graphql(port, query)["workspaceOrError"]["locationEntries"]
+        if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+            errors = [e["locationOrLoadError"] for e in entries
+                      if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"]
+            assert not errors, f"the code location failed to load: {errors}"
+            return
+        time.sleep(1)
+    raise TimeoutError(f"the code location did not load within {timeout}s")
+
+
 def _chromium(url: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                            "--window-size=1600,1000", "--virtual-time-budget=20000", *args, url],
@@ -78,6 +96,7 @@ def webserver(sample_home, tmp_path):
                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_for_server(port, process)
+        _wait_for_code_location(port, process)
         yield port, dagster_home, tmp_path
     finally:
         # SIGINT is what Ctrl-C sends and what dagster dev shuts down cleanly on; without a terminal
@@ -99,7 +118,8 @@ def test_the_ui_shows_the_graph_and_runs_the_daily_job(webserver):
     dom = _chromium(f"http://127.0.0.1:{port}/asset-groups", "--dump-dom").stdout
     rendered = [g for g in ("ingest", "marts", "regimes", "training", "trading", "reports", "publish")
                 if f">{g}<" in dom]
-    assert len(rendered) == 7 and "Materialize all" in dom, f"the asset graph did not render: {rendered}"
+    assert len(rendered) == 7 and "Materialize all" in dom, (
+        f"the asset graph did not render: groups {rendered} in a page of {len(dom)} characters")
     _chromium(f"http://127.0.0.1:{port}/asset-groups", f"--screenshot={folder / 'asset_graph.png'}")
 
     location = _graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location "
