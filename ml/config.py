@@ -29,8 +29,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 __all__ = ["ROOT_FILE", "ENV_VAR", "Config", "ConfigError", "load_config", "settings", "describe",
            "setting", "value"]
@@ -188,6 +189,16 @@ class KillSwitch(_Table):
     rearm_grace_days: int = Field(ge=0, description=(
         "derisk: days after a re-arm, that day included, on which the Sharpe rule is not applied (its window "
         "still holds the halt's returns); the daily-loss rule always applies."))
+
+    @field_validator("max_halt_days")
+    @classmethod
+    def _at_least_the_cooldown(cls, value: int, info: ValidationInfo) -> int:
+        """At load, not when trading starts: the switch cannot re-arm before its cool-down ends."""
+        cooldown = info.data.get("cooldown_days")
+        if cooldown is not None and value < cooldown:
+            raise PydanticCustomError("below_cooldown", "must be at least cooldown_days ({cooldown})",
+                                      {"cooldown": cooldown})
+        return value
 
 
 class Monitoring(_Table):

@@ -108,6 +108,7 @@ def test_unknown_top_level_key(tmp_path):
     ('[comparison]\nmin_sharpe = "none"\n',
      r"\[comparison\] min_sharpe = \"none\": must be a number, or false for no threshold"),
     ("portfolio = 3\n", r"portfolio = 3: must be a table \[portfolio\]"),
+    ("[kill_switch]\nmax_halt_days = 5\n", r"\[kill_switch\] max_halt_days = 5: must be at least cooldown_days \(10\)"),
 ])
 def test_bad_value_names_the_file_the_key_the_value_and_what_is_allowed(tmp_path, text, message):
     path = _write(tmp_path, text)
