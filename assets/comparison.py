@@ -143,7 +143,8 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
         horizon=config.horizon, train_days=value("training.train_days"), test_days=value("training.test_days"),
         target=value("training.target"), label_price=value("training.label_price"),
         normalize=value("training.normalize"), feature_selection=value("training.feature_selection"),
-        max_features=value("training.max_features"), expanding=value("training.expanding"))
+        max_features=value("training.max_features"), expanding=value("training.expanding"),
+        date_stride=value("training.date_stride"))
     candidates = _candidates(config.candidates)
     with settings.warehouse(read_only=True) as con:
         panel = marts.training_panel(con, config.horizon, feature_set=value("training.feature_set"),

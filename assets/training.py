@@ -42,6 +42,7 @@ class TrainingConfig(dg.Config):
     feature_selection: str = setting("training.feature_selection")
     max_features: int = setting("training.max_features")
     expanding: bool = setting("training.expanding")
+    date_stride: int = setting("training.date_stride")
     feature_set: str = setting("training.feature_set")
     params: str = setting("training.params")
     train_days: int = setting("training.train_days")
@@ -66,6 +67,7 @@ class TrainingConfig(dg.Config):
             params=params, train_days=self.train_days, test_days=self.test_days,
             label_price=self.label_price, normalize=self.normalize, feature_selection=self.feature_selection,
             max_features=self.max_features, expanding=self.expanding,
+            date_stride=self.date_stride,
         )
 
 

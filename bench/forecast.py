@@ -49,6 +49,11 @@ RECIPES: dict[str, dict] = {
     "mi_20": {"feature_selection": "mutual_info", "max_features": 20},
     "gain_20": {"feature_selection": "lightgbm", "max_features": 20},
     "expanding": {"expanding": True},
+    # every 2nd / 5th date of each training window (the labels of neighbouring dates overlap)
+    "stride_2": {"date_stride": 2},
+    "stride_5": {"date_stride": 5},
+    "ridge": {"model_type": "ridge"},
+    "ridge_stride_5": {"model_type": "ridge", "date_stride": 5},
     # needs marts.fct_alpha158 in the warehouse (a build with [training] feature_set alpha158 or all)
     "all_features_close": {"feature_set": "all", "label_price": "close"},
     "all_features_close_mi_40": {"feature_set": "all", "label_price": "close", "feature_selection": "mutual_info",
@@ -68,14 +73,14 @@ def configured_spec(**overrides):
     from ml.config import value
 
     keys = ("target", "label_price", "normalize", "feature_selection", "max_features", "expanding",
-            "train_days", "test_days")
+            "date_stride", "train_days", "test_days")
     settings = {k: value(f"training.{k}") for k in keys}
     model_type = value("training.model_type")
     params = value("training.params")
     params = json.loads(params) if isinstance(params, str) else dict(params)
     params |= overrides.pop("params", {})
-    return training.TrainingSpec(horizon=HORIZON, model_type="lightgbm" if model_type == "champion" else model_type,
-                                 params=params, **{**settings, **overrides})
+    model_type = overrides.pop("model_type", "lightgbm" if model_type == "champion" else model_type)
+    return training.TrainingSpec(horizon=HORIZON, model_type=model_type, params=params, **{**settings, **overrides})
 
 
 def score(predictions: pd.DataFrame, labels: pd.DataFrame, window: tuple[str, str]) -> dict:

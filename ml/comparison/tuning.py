@@ -95,6 +95,7 @@ from ml.common import canonical_json, check_int
 from ml.comparison.search_space import _SEED_PARAMS, METHODS, SearchSpace, _as_space
 from ml.parallel import Parallelism, fit_thread_limits, run_parallel
 from ml.training import PurgedKFold, TrainingSpec, get_model
+from ml.training.fitter import stride_rows
 from ml.training.panel import _as_datetime_ns, _check_features_present, _day, _prepare
 
 # columns of TuningResult.trials that a tuned parameter must not shadow
@@ -419,7 +420,9 @@ def tune(
             f"{_day(p.label_end.max())}) has {n_dates} distinct dates"
         )
     cv = PurgedKFold(n_splits, embargo_days=spec.effective_embargo_days)
-    splits = list(cv.split(p.X, groups=p.date, label_end_dates=p.train_label_end))
+    on_stride = stride_rows(p.date, spec.date_stride)  # fits use every date_stride-th date, as walk-forward fits
+    splits = [(train[on_stride[train]], test)
+              for train, test in cv.split(p.X, groups=p.date, label_end_dates=p.train_label_end)]
     fold_rows = []
     for k, (train, test) in enumerate(splits):
         fold_rows.append(_fold_row(k, train, test, p.date, p.label_end))

@@ -57,6 +57,19 @@ def _lgb_native_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     return native, rounds
 
 
+def stride_rows(dates: np.ndarray, stride: int) -> np.ndarray:
+    """Rows on every ``stride``-th distinct date, counted from the first date of ``dates``.
+
+    >>> d = np.array(["2024-01-02", "2024-01-02", "2024-01-03", "2024-01-04"], dtype="datetime64[ns]")
+    >>> stride_rows(d, 2).tolist()
+    [True, True, False, True]
+    """
+    if stride == 1:
+        return np.ones(dates.shape, dtype=bool)
+    _, code = np.unique(dates, return_inverse=True)
+    return code % stride == 0
+
+
 def _daily_ic_eval(dates: np.ndarray, target: np.ndarray) -> Any:
     """LightGBM ``feval``: mean over dates of the Pearson IC of prediction vs target.
 
@@ -82,9 +95,12 @@ def _daily_ic_eval(dates: np.ndarray, target: np.ndarray) -> Any:
 class _Fitter:
     """Fits one model on rows of a prepared panel (LightGBM on a pre-binned Dataset)."""
 
-    def __init__(self, p: _Prepared, spec: TrainingSpec, bin_rows: np.ndarray) -> None:
+    def __init__(self, p: _Prepared, spec: TrainingSpec, bin_rows: np.ndarray,
+                 on_stride: np.ndarray | None = None) -> None:
         self.p = p
         self.spec = spec
+        # rows a fit may use: every date_stride-th date (spec.date_stride), anchored at p's first date
+        self._on_stride = stride_rows(p.date, spec.date_stride) if on_stride is None else on_stride
         self.params = spec.resolved_params()
         self.settings = spec.id_settings()
         self._full = None
@@ -115,7 +131,11 @@ class _Fitter:
         p, spec = self.p, self.spec
         _check_features_present(p, train_idx, where)
         settings = dict(self.settings)
-        chosen = select_features(p.X[train_idx], p.target[train_idx], p.features, spec.feature_selection,
+        strided = train_idx[self._on_stride[train_idx]]
+        if strided.size == 0:
+            raise ValueError(f"empty training window {where}: none of its {np.unique(p.date[train_idx]).size} "
+                             f"dates is on the date_stride={spec.date_stride} grid; lower date_stride")
+        chosen = select_features(p.X[strided], p.target[strided], p.features, spec.feature_selection,
                                  spec.max_features, spec.seed)
         cols = None if chosen.columns.size == len(p.features) else chosen.columns
         features = p.features if cols is None else tuple(p.features[j] for j in cols)
@@ -128,7 +148,7 @@ class _Fitter:
             from ml.parallel import fit_thread_limits
             from ml.training.models import get_model
 
-            used = train_idx
+            used = strided
             estimator = get_model(spec.model_type, self.params)
             with fit_thread_limits():
                 estimator.fit(p.X[used] if cols is None else p.X[used][:, cols], p.target[used])
@@ -182,7 +202,7 @@ class _Fitter:
             val_start = train_dates[-es_days]
             in_val = p.date[train_idx] >= val_start
             # purge: training rows whose label is realised inside the validation slice
-            keep = in_val | (p.train_label_end[train_idx] < val_start)
+            keep = in_val | ((p.train_label_end[train_idx] < val_start) & self._on_stride[train_idx])
             fit_idx = train_idx[keep & ~in_val]
             val_idx = train_idx[in_val]
             if fit_idx.size == 0:
@@ -197,8 +217,8 @@ class _Fitter:
             if spec.early_stopping_metric == "ic":
                 feval = _daily_ic_eval(p.date[val_idx], p.target[val_idx])
         else:
-            used = train_idx
-            train_set = self._dataset(train_idx, cols)
+            used = train_idx[self._on_stride[train_idx]]
+            train_set = self._dataset(used, cols)
         params = self._native
         if feval is not None:
             params = {**params, "metric": "None"}  # only the daily IC below

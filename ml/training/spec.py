@@ -87,6 +87,14 @@ class TrainingSpec:
     expanding : bool, default=False
         Train on all dates before the test window instead of the last
         ``train_days``.
+    date_stride : int, default=1
+        Fit on every ``date_stride``-th date of a training window only,
+        counted in the panel's distinct dates from its first date (anchored,
+        like the folds, so appending data never changes which dates a window
+        keeps). The labels of neighbouring dates share ``horizon - 1`` days of
+        return, so a stride up to ``horizon`` drops mostly repeated
+        information and divides the cost of a fit by the stride. LightGBM's
+        early-stopping slice keeps every date.
     embargo_days : int or None, default=None
         Dates after each test window kept out of later training windows;
         ``None`` means ``horizon``. See :class:`ml.training.WalkForwardSplit`.
@@ -144,6 +152,7 @@ class TrainingSpec:
     train_days: int = 756
     test_days: int = 63
     expanding: bool = False
+    date_stride: int = 1
     embargo_days: int | None = None
     early_stopping_days: int = 63
     early_stopping_rounds: int = 50
@@ -197,6 +206,7 @@ class TrainingSpec:
         check_int("test_days", self.test_days, 1)
         if not isinstance(self.expanding, bool):
             raise TypeError(f"expanding must be a bool, got {self.expanding!r}")
+        check_int("date_stride", self.date_stride, 1)
         if self.embargo_days is not None:
             check_int("embargo_days", self.embargo_days, 0)
         es_days = check_int("early_stopping_days", self.early_stopping_days, 0)
@@ -235,6 +245,8 @@ class TrainingSpec:
                 settings[name] = getattr(self, name)
         if self.feature_selection != "none":
             settings["max_features"] = self.max_features
+        if self.date_stride != 1:
+            settings["date_stride"] = self.date_stride
         if self.model_type == "lightgbm":
             settings["early_stopping_days"] = self.early_stopping_days
             settings["early_stopping_rounds"] = self.early_stopping_rounds

@@ -99,7 +99,7 @@ import pandas as pd
 from ml import metrics as mt
 from ml.training.artifacts import FittedModel
 from ml.training.calibration import ProbUpCalibrator, _calibration_rows, _fit_calibrator
-from ml.training.fitter import _Fitter
+from ml.training.fitter import _Fitter, stride_rows
 from ml.training.panel import _check_features_present, _prepare, _Prepared
 from ml.training.spec import TrainingSpec
 from ml.training.walk_forward_split import WalkForwardSplit
@@ -465,4 +465,6 @@ def train_final(
     _check_features_present(p, eligible, where)
     rows = p.take(eligible)
     everything = np.arange(rows.n)
-    return _Fitter(rows, spec, bin_rows=everything).fit(everything, cutoff, where)
+    # the dates of the stride are counted from the panel's first date, as in walk_forward
+    on_stride = stride_rows(p.date, spec.date_stride)[eligible]
+    return _Fitter(rows, spec, bin_rows=everything, on_stride=on_stride).fit(everything, cutoff, where)

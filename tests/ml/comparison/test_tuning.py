@@ -337,6 +337,18 @@ def test_folds_are_purged_and_embargoed() -> None:
     assert r.folds["n_train"].iloc[1] < len(used) - r.folds["n_test"].iloc[1]
 
 
+def test_date_stride_fits_on_every_nth_date_and_scores_every_date() -> None:
+    panel = make_panel(n_days=90)
+    spec = TrainingSpec(model_type="ridge", horizon=HORIZON, date_stride=3)
+    r = tune(panel, spec, {"alpha": [1.0]}, method="grid", n_splits=3)
+    used = panel.sort_values(["date", "ticker"]).reset_index(drop=True)
+    code = pd.factorize(used["date"], sort=True)[0]
+    cv = PurgedKFold(n_splits=3, embargo_days=HORIZON)
+    expected = list(cv.split(used, groups=used["date"], label_end_dates=used["label_end_date"]))
+    assert r.folds["n_train"].tolist() == [int((code[tr] % 3 == 0).sum()) for tr, _ in expected]
+    assert r.folds["n_test"].tolist() == [te.size for _, te in expected]
+
+
 # --------------------------------------------------------------------------- #
 # errors
 # --------------------------------------------------------------------------- #

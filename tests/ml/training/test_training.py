@@ -571,3 +571,72 @@ def test_scoring_normalizes_the_days_rows_as_training_did(panel: pd.DataFrame, r
     # raw features would give other predictions: the normalization is applied, not skipped
     raw = model.predict(rows.sort_values("ticker"))
     assert not np.allclose(raw, scored.to_numpy())
+
+
+# --------------------------------------------------------------------------- #
+# date_stride: fits on every n-th date
+# --------------------------------------------------------------------------- #
+
+
+def _strided(spec: TrainingSpec, stride: int) -> TrainingSpec:
+    return TrainingSpec(**{**spec.__dict__, "date_stride": stride})
+
+
+def test_date_stride_fits_exactly_the_rows_of_every_nth_date(panel: pd.DataFrame, results: dict) -> None:
+    """Each fold's model is fitted on its window's rows of every third date, counted from the
+    panel's first date: its id is the content hash of exactly those rows."""
+    spec = _strided(RIDGE, 3)
+    result = walk_forward(panel, spec)
+    ordered = panel.sort_values(["date", "ticker"]).reset_index(drop=True)
+    ordered["target"] = make_target(ordered["fwd_excess_return"], ordered["date"], "rank")
+    code = pd.factorize(ordered["date"], sort=True)[0]
+    cv = WalkForwardSplit(train_days=120, test_days=40, embargo_days=HORIZON, allow_partial_test=True,
+                          label_end_dates=ordered["label_end_date"])
+    for model, (train, _) in zip(result.models, cv.split(ordered, groups=ordered["date"]), strict=True):
+        kept = train[code[train] % 3 == 0]
+        assert model.n_train == kept.size
+        assert kept.size * 3 == pytest.approx(train.size, rel=0.05)
+        assert model.model_id == model_id("ridge", spec.resolved_params(), list(FEATURES), ordered.iloc[kept],
+                                          spec.id_settings())
+    # the same folds, every row predicted, the stride part of the id's settings
+    full = results["ridge"]
+    pd.testing.assert_frame_equal(result.folds[["fold", "test_start", "test_end"]],
+                                  full.folds[["fold", "test_start", "test_end"]])
+    assert len(result.predictions) == len(full.predictions)
+    assert spec.id_settings()["date_stride"] == 3 and "date_stride" not in RIDGE.id_settings()
+    assert result.summary["rank_ic"] > 0.15
+
+
+def test_date_stride_keeps_the_early_stopping_slice_whole(panel: pd.DataFrame, results: dict) -> None:
+    full, strided = results["lightgbm"].folds, walk_forward(panel, _strided(LGB, 2)).folds
+    # half of the fitting rows (give or take a date at each embargo gap), all 20 dates x 30 names
+    # of the early-stopping slice
+    fit_full, fit_strided = full["n_train"] - 20 * 30, strided["n_train"] - 20 * 30
+    assert ((fit_strided - fit_full / 2).abs() <= 2 * 30).all()
+    assert (fit_strided < fit_full).all()
+
+
+@pytest.mark.parametrize("mode", ["change", "delete"])
+def test_rule7_with_date_stride(panel: pd.DataFrame, mode: str) -> None:
+    spec = _strided(LGB, 3)
+    cutoff = pd.Timestamp(sorted(panel["date"].unique())[250])
+    before = walk_forward(panel, spec).predictions
+    after = walk_forward(_after(panel, cutoff, mode), spec).predictions
+    cols = list(PREDS_COLUMNS)
+    pd.testing.assert_frame_equal(after.loc[after["date"] <= cutoff, cols].reset_index(drop=True),
+                                  before.loc[before["date"] <= cutoff, cols].reset_index(drop=True),
+                                  check_exact=True)
+
+
+def test_train_final_counts_the_stride_from_the_panels_first_date(panel: pd.DataFrame) -> None:
+    days = sorted(panel["date"].unique())
+    final = train_final(panel, _strided(RIDGE, 4))
+    kept = [d for k, d in enumerate(days) if k % 4 == 0 and d >= days[-120]]
+    assert final.train_start == kept[0] and final.train_end == kept[-1]
+    assert final.n_train == 30 * len(kept)
+
+
+def test_date_stride_with_no_date_in_a_window_is_an_error() -> None:
+    spec = TrainingSpec(**{**TINY.__dict__, "date_stride": 50})
+    with pytest.raises(ValueError, match=r"empty training window of fold 1 .* date_stride=50"):
+        walk_forward(tiny_panel(), spec)
