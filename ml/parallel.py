@@ -169,16 +169,21 @@ def run_parallel(fn: Callable[..., Any], tasks: Iterable[tuple[Any, ...]],
 
     threads = parallelism.task_threads()
     calls = [delayed(_run_task)(threads, fn, args) for args in jobs]
-    if parallelism.backend == "dask":
-        try:
-            import distributed  # noqa: F401
-        except ImportError as error:
-            raise ImportError("[parallel] backend = 'dask' needs the optional 'distributed' package: "
-                              "pip install 'tradepipe[dask]' (or uv sync --extra dask)") from error
-        config = parallel_config(backend="dask", scheduler_host=parallelism.scheduler or None)
-    else:
-        config = parallel_config(backend="loky", n_jobs=parallelism.n_jobs,
-                                 inner_max_num_threads=threads)
-    with config:  # the backend is bound when the run starts; the results are read after
-        results = Parallel(return_as="generator")(calls)
-    yield from results
+    with contextlib.ExitStack() as stack:
+        if parallelism.backend == "dask":
+            try:
+                import distributed
+            except ImportError as error:
+                raise ImportError("[parallel] backend = 'dask' needs the optional 'distributed' package: "
+                                  "pip install 'tradepipe[dask]' (or uv sync --extra dask)") from error
+            # a scheduler address gets a client of this run's own, closed when the run ends (not one
+            # more connection left open per run); none: the client already created
+            client = (stack.enter_context(distributed.Client(parallelism.scheduler, set_as_default=False))
+                      if parallelism.scheduler else None)
+            config = parallel_config(backend="dask", client=client)
+        else:
+            config = parallel_config(backend="loky", n_jobs=parallelism.n_jobs,
+                                     inner_max_num_threads=threads)
+        with config:  # the backend is bound when the run starts; the results are read after
+            results = Parallel(return_as="generator")(calls)
+        yield from results

@@ -72,4 +72,7 @@ def test_dask_at_a_scheduler_address_runs_the_tasks_there() -> None:
 
     with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as local:
         got = list(run_parallel(pow, [(2, 3)], Parallelism(backend="dask", scheduler=local.scheduler_address)))
+        # the run's own client is closed when the run ends (the workers' clients are theirs)
+        left = {c for c in local.scheduler.clients if c != "fire-and-forget" and not c.startswith("Client-worker-")}
     assert got == [8]
+    assert left == set()
