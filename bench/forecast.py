@@ -78,6 +78,8 @@ def configured_spec(**overrides):
     model_type = value("training.model_type")
     params = value("training.params")
     params = json.loads(params) if isinstance(params, str) else dict(params)
+    if "model_type" in overrides:  # another model: the configured parameters are not its own
+        params = {}
     params |= overrides.pop("params", {})
     model_type = overrides.pop("model_type", "lightgbm" if model_type == "champion" else model_type)
     return training.TrainingSpec(horizon=HORIZON, model_type=model_type, params=params, **{**settings, **overrides})

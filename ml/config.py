@@ -82,7 +82,8 @@ class Training(_Table):
     date_stride: int = Field(ge=1, description=(
         "Fit on every date_stride-th date of a training window (counted from the data's first date): the "
         "labels of neighbouring dates share horizon - 1 days of return, so up to the horizon this drops mostly "
-        "repeated rows and divides each fit's cost by the stride. 1: every date."))
+        "repeated rows and divides the rows a fit learns from by the stride (LightGBM's early-stopping slice "
+        "keeps every date). 1: every date."))
     feature_set: Literal["base", "alpha158", "all"] = Field(description=(
         "Feature columns a new model is trained on (and then scored with): 'base' (the columns of "
         "marts.fct_features), 'alpha158' (the 158 of marts.fct_alpha158) or 'all' (both)."))

@@ -228,8 +228,10 @@ def _cutoff(until: Any) -> np.datetime64:
     return ts.as_unit("ns").to_datetime64()
 
 
-def _select_span(panel: pd.DataFrame, spec: TrainingSpec, until: Any) -> pd.DataFrame:
-    """Rows of ``spec.horizon`` with a label known by ``until`` -- the only rows ever used."""
+def _select_span(panel: pd.DataFrame, spec: TrainingSpec, until: Any) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows of ``spec.horizon`` with a label known by ``until`` -- the only rows ever used -- and
+    the distinct dates of every row of the horizon (the calendar ``date_stride`` counts in, as a
+    walk-forward on the same panel does)."""
     if not isinstance(panel, pd.DataFrame):
         raise TypeError(f"panel must be a pandas DataFrame, got {type(panel).__name__}")
     missing = [c for c in _LABEL_COLUMNS if c not in panel.columns]
@@ -261,7 +263,7 @@ def _select_span(panel: pd.DataFrame, spec: TrainingSpec, until: Any) -> pd.Data
     if "fwd_return" not in span.columns:
         # ml.training._prepare requires it; tuning never reads it
         span = span.assign(fwd_return=np.nan)
-    return span
+    return span, np.unique(_as_datetime_ns(panel["date"], "date"))
 
 
 def _fold_row(
@@ -411,7 +413,8 @@ def tune(
     candidates = space.candidates(method, n_iter, seed)
     _check_names(space, spec, candidates[0])
 
-    p = _prepare(_select_span(panel, spec, until), spec)
+    span, calendar = _select_span(panel, spec, until)
+    p = _prepare(span, spec)
     n_dates = np.unique(p.date).size
     if n_dates < n_splits:
         raise ValueError(
@@ -420,7 +423,8 @@ def tune(
             f"{_day(p.label_end.max())}) has {n_dates} distinct dates"
         )
     cv = PurgedKFold(n_splits, embargo_days=spec.effective_embargo_days)
-    on_stride = stride_rows(p.date, spec.date_stride)  # fits use every date_stride-th date, as walk-forward fits
+    # fits use every date_stride-th date of the panel, the dates a walk-forward on it fits
+    on_stride = stride_rows(p.date, spec.date_stride, calendar)
     splits = [(train[on_stride[train]], test)
               for train, test in cv.split(p.X, groups=p.date, label_end_dates=p.train_label_end)]
     fold_rows = []

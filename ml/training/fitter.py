@@ -57,16 +57,19 @@ def _lgb_native_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     return native, rounds
 
 
-def stride_rows(dates: np.ndarray, stride: int) -> np.ndarray:
-    """Rows on every ``stride``-th distinct date, counted from the first date of ``dates``.
+def stride_rows(dates: np.ndarray, stride: int, calendar: np.ndarray | None = None) -> np.ndarray:
+    """Rows on every ``stride``-th date of ``calendar`` (sorted distinct dates holding every date
+    of ``dates``; default the distinct ``dates``), counted from its first date.
 
     >>> d = np.array(["2024-01-02", "2024-01-02", "2024-01-03", "2024-01-04"], dtype="datetime64[ns]")
     >>> stride_rows(d, 2).tolist()
     [True, True, False, True]
+    >>> stride_rows(d[2:], 2, calendar=np.unique(d)).tolist()
+    [False, True]
     """
     if stride == 1:
         return np.ones(dates.shape, dtype=bool)
-    _, code = np.unique(dates, return_inverse=True)
+    code = np.unique(dates, return_inverse=True)[1] if calendar is None else np.searchsorted(calendar, dates)
     return code % stride == 0
 
 
@@ -135,6 +138,8 @@ class _Fitter:
         if strided.size == 0:
             raise ValueError(f"empty training window {where}: none of its {np.unique(p.date[train_idx]).size} "
                              f"dates is on the date_stride={spec.date_stride} grid; lower date_stride")
+        if spec.date_stride > 1:  # the rows fitted, not only the window, need a value of every feature
+            _check_features_present(p, strided, where)
         chosen = select_features(p.X[strided], p.target[strided], p.features, spec.feature_selection,
                                  spec.max_features, spec.seed)
         cols = None if chosen.columns.size == len(p.features) else chosen.columns
@@ -206,9 +211,10 @@ class _Fitter:
             fit_idx = train_idx[keep & ~in_val]
             val_idx = train_idx[in_val]
             if fit_idx.size == 0:
+                stride = f", lower date_stride ({spec.date_stride})" if spec.date_stride > 1 else ""
                 raise ValueError(
                     f"empty training window {where} before the early-stopping slice starting "
-                    f"{_day(val_start)}; lower early_stopping_days or raise train_days"
+                    f"{_day(val_start)}; lower early_stopping_days{stride} or raise train_days"
                 )
             used = train_idx[keep]
             train_set = self._dataset(fit_idx, cols)

@@ -93,8 +93,9 @@ class TrainingSpec:
         like the folds, so appending data never changes which dates a window
         keeps). The labels of neighbouring dates share ``horizon - 1`` days of
         return, so a stride up to ``horizon`` drops mostly repeated
-        information and divides the cost of a fit by the stride. LightGBM's
-        early-stopping slice keeps every date.
+        information and divides the rows fitted by the stride. LightGBM's
+        early-stopping slice keeps every date (and its bins, fitted once,
+        every row), so its fits gain less than the stride.
     embargo_days : int or None, default=None
         Dates after each test window kept out of later training windows;
         ``None`` means ``horizon``. See :class:`ml.training.WalkForwardSplit`.

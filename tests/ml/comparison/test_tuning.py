@@ -347,6 +347,14 @@ def test_date_stride_fits_on_every_nth_date_and_scores_every_date() -> None:
     expected = list(cv.split(used, groups=used["date"], label_end_dates=used["label_end_date"]))
     assert r.folds["n_train"].tolist() == [int((code[tr] % 3 == 0).sum()) for tr, _ in expected]
     assert r.folds["n_test"].tolist() == [te.size for _, te in expected]
+    # the dates are counted from the panel's first date, labelled or not, as a walk-forward counts them
+    first = panel["date"] == panel["date"].min()
+    unlabelled = panel.assign(fwd_excess_return=panel["fwd_excess_return"].where(~first))
+    shifted = tune(unlabelled, spec, {"alpha": [1.0]}, method="grid", n_splits=3)
+    span = used[~(used["date"] == used["date"].min())].reset_index(drop=True)
+    cv_rows = list(cv.split(span, groups=span["date"], label_end_dates=span["label_end_date"]))
+    assert shifted.folds["n_train"].tolist() == [int((code[len(first[first]):][tr] % 3 == 0).sum())
+                                                 for tr, _ in cv_rows]
 
 
 # --------------------------------------------------------------------------- #

@@ -640,3 +640,17 @@ def test_date_stride_with_no_date_in_a_window_is_an_error() -> None:
     spec = TrainingSpec(**{**TINY.__dict__, "date_stride": 50})
     with pytest.raises(ValueError, match=r"empty training window of fold 1 .* date_stride=50"):
         walk_forward(tiny_panel(), spec)
+
+
+def test_a_feature_missing_on_every_strided_date_is_named(panel: pd.DataFrame) -> None:
+    code = pd.factorize(panel["date"], sort=True)[0]
+    holed = panel.assign(f4=np.where(code % 3 == 0, np.nan, 1.0))
+    walk_forward(holed, RIDGE)  # every date: f4 has values
+    with pytest.raises(ValueError, match=r"f4.*fold 0"):
+        walk_forward(holed, _strided(RIDGE, 3))
+
+
+def test_early_stopping_leaving_no_strided_date_names_the_stride(panel: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match=r"before the early-stopping slice .* lower early_stopping_days, "
+                                         r"lower date_stride \(110\)"):
+        walk_forward(panel, _strided(LGB, 110))
