@@ -84,6 +84,12 @@ def test_trading_spec_is_built_from_the_fields_of_the_same_names():
     assert spec.portfolio.exposure == {"risk_on": 1.0, "neutral": 0.6, "risk_off": 0.5}
 
 
+def test_training_spec_is_built_from_the_fields_of_the_same_names():
+    spec = TrainingConfig(date_stride=3, expanding=False, train_days=300, normalize="rank").spec()
+    assert (spec.date_stride, spec.expanding, spec.train_days, spec.normalize) == (3, False, 300, "rank")
+    assert TrainingConfig().spec().date_stride == settings().training.date_stride
+
+
 def test_overrides_reach_every_stage(tmp_path):
     horizon_only, nested = _defaults_with(
         tmp_path, "horizon = 20\n",
