@@ -26,7 +26,14 @@ def main() -> None:
     start = time.perf_counter()
     result = defs.resolve_job_def("compare_job").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-    figures: dict = {"seconds": time.perf_counter() - start, "success": result.success}
+    from ml.config import settings
+
+    figures: dict = {"seconds": time.perf_counter() - start, "success": result.success,
+                     # what the figures depend on beyond the data: the recipe and the comparison's settings
+                     "settings": {"training": settings().training.model_dump(),
+                                  "comparison": settings().comparison.model_dump(),
+                                  "parallel": settings().parallel.model_dump(),
+                                  "config_file": os.environ.get("TRADEPIPE_CONFIG", "")}}
     if result.success:
         with duckdb.connect(str(Path(home) / "warehouse.duckdb"), read_only=True) as con:
             table = con.execute("select * from ml.model_comparison").df()
