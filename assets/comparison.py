@@ -85,6 +85,21 @@ class ComparisonConfig(dg.Config):
                              min_calmar=self.min_calmar, max_turnover=self.max_turnover)
 
 
+def _final_start(compared: np.ndarray, final_days: int) -> pd.Timestamp:
+    """The first date of the untouched final window, or an error that says what to change."""
+    try:
+        return window_split(compared, final_days)
+    except ValueError as error:
+        if compared.size == 0:
+            raise ValueError("nothing to compare: no date of the training panel has a regime yet") from error
+        span = f"{pd.Timestamp(compared[0]).date()}..{pd.Timestamp(compared[-1]).date()}"
+        raise ValueError(
+            f"too little history to compare: {compared.size} dates with a regime ({span}), fewer than the "
+            f"final window ([comparison] final_days = {final_days}) plus 126 dates of validation. Lower "
+            f"final_days, or give the pipeline a longer history (the regimes start after [regimes] "
+            f"min_train_days of features)") from error
+
+
 def _candidates(names: list[str]):
     known = {c.name: c for c in default_candidates()}
     unknown = [n for n in names if n not in known]
@@ -157,7 +172,7 @@ def model_comparison(context: dg.AssetExecutionContext, config: ComparisonConfig
         test_from = pd.Timestamp(compared[0])
         prices, regimes, sector, index_close = backtest_inputs(con, test_from)
         reg = registry_table.load(con)
-    final_start = window_split(compared, config.final_days)
+    final_start = _final_start(compared, config.final_days)
     spec, _ = fit_windows(spec, panel, context)
 
     run = train_candidates(panel, candidates, spec, test_from=test_from, final_start=final_start,

@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from assets.comparison import _deployable
+from assets.comparison import _deployable, _final_start
 from ml.comparison import SelectionSpec, select_champion
 from tests.helpers import SAMPLE_LAST_DATE, materialize_pipeline, query
 
@@ -111,3 +111,13 @@ def test_an_ensemble_winner_is_not_deployed_but_said_so():
     assert promoted is None and "no single model passes the thresholds" in why
     promoted, why = _deployable(select_champion(rows.iloc[1:], spec), rows.iloc[1:], spec)
     assert promoted["model"] == "ridge" and why == ""
+
+
+def test_too_short_a_history_says_what_to_change():
+    dates = pd.bdate_range("2017-01-02", periods=212).to_numpy()
+    with pytest.raises(ValueError, match=r"212 dates with a regime \(2017-01-02\.\.2017-10-24\), fewer than the "
+                                         r"final window \(\[comparison\] final_days = 126\) plus 126 dates"):
+        _final_start(dates, 126)
+    assert _final_start(dates, 63) == pd.Timestamp(dates[-63])
+    with pytest.raises(ValueError, match="no date of the training panel has a regime"):
+        _final_start(dates[:0], 126)
