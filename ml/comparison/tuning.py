@@ -95,6 +95,7 @@ from ml.common import canonical_json, check_int
 from ml.comparison.search_space import _SEED_PARAMS, METHODS, SearchSpace, _as_space
 from ml.parallel import Parallelism, fit_thread_limits, run_parallel
 from ml.training import PurgedKFold, TrainingSpec, get_model
+from ml.training.feature_selection import select_features
 from ml.training.fitter import stride_rows
 from ml.training.panel import _as_datetime_ns, _check_features_present, _day, _prepare
 
@@ -139,7 +140,9 @@ class TuningResult:
         the training rows dated before the test block: before ``test_start``
         by purging; NaT if none) and ``first_train_date_after_test`` (earliest
         training date after the block: more than ``embargo_days`` dates after
-        ``test_end``; NaT if none).
+        ``test_end``; NaT if none) and ``features`` (the columns the fold's
+        training rows chose by ``spec.feature_selection``, as a walk-forward
+        window does; every column without one).
     method : {"grid", "random"}
     model_type : str
     n_splits : int
@@ -295,13 +298,15 @@ def _rank_ic(date: np.ndarray, yhat: np.ndarray, fwd_excess: np.ndarray) -> tupl
 
 def _score_fold(model_type: str, params: dict[str, Any], t: int, k: int, X: np.ndarray,
                 target: np.ndarray, date: np.ndarray, fwd_excess: np.ndarray, train: np.ndarray,
-                test: np.ndarray) -> tuple[int, int, float, int]:
-    """Fit trial ``t`` on fold ``k``'s training rows and score it on its test rows: (t, k, mean
-    daily rank IC, dates scored). One task of :func:`ml.parallel.run_parallel` (top level)."""
+                test: np.ndarray, cols: np.ndarray | None = None) -> tuple[int, int, float, int]:
+    """Fit trial ``t`` on fold ``k``'s training rows (its columns ``cols``; None: every column) and
+    score it on its test rows: (t, k, mean daily rank IC, dates scored). One task of
+    :func:`ml.parallel.run_parallel` (top level)."""
     model = get_model(model_type, params)
+    X_train, X_test = (X[train], X[test]) if cols is None else (X[train][:, cols], X[test][:, cols])
     with fit_thread_limits():
-        model.fit(X[train], target[train])
-        yhat = np.asarray(model.predict(X[test]), dtype=np.float64)
+        model.fit(X_train, target[train])
+        yhat = np.asarray(model.predict(X_test), dtype=np.float64)
     bad = int((~np.isfinite(yhat)).sum())
     if bad:
         raise ValueError(f"trial {t} {canonical_json(params)} predicted {bad} non-finite values on fold {k}")
@@ -428,17 +433,23 @@ def tune(
     splits = [(train[on_stride[train]], test)
               for train, test in cv.split(p.X, groups=p.date, label_end_dates=p.train_label_end)]
     fold_rows = []
+    columns: list[np.ndarray | None] = []  # per fold: the columns its training rows chose (None: all)
     for k, (train, test) in enumerate(splits):
         fold_rows.append(_fold_row(k, train, test, p.date, p.label_end))
         where = f"of tuning fold {k} (test {_day(p.date[test[0]])}..{_day(p.date[test[-1]])})"
         _check_features_present(p, train, where)
+        # a walk-forward window chooses its own columns (spec.feature_selection): each fold here too
+        chosen = select_features(p.X[train], p.target[train], p.features, spec.feature_selection,
+                                 spec.max_features, spec.seed).columns
+        columns.append(None if chosen.size == len(p.features) else chosen)
+        fold_rows[-1]["features"] = [p.features[j] for j in chosen]
 
     # the spec's own parameters, without the machine's thread count: each fit takes the thread
     # policy of wherever it runs (ml.parallel), unless the spec sets one
     base = {k: v for k, v in spec.resolved_params().items()
             if k in spec.params or k not in _THREAD_PARAMS}
-    tasks = [(spec.model_type, {**base, **params}, t, k, p.X, p.target, p.date, p.fwd_excess, train, test)
-             for t, params in enumerate(candidates) for k, (train, test) in enumerate(splits)]
+    tasks = [(spec.model_type, {**base, **params}, t, k, p.X, p.target, p.date, p.fwd_excess, train, test,
+              columns[k]) for t, params in enumerate(candidates) for k, (train, test) in enumerate(splits)]
     rows: list[dict[str, Any]] = []
     for t, k, score, n_scored in run_parallel(_score_fold, tasks, parallelism):
         rows.append({"trial": t, "fold": k, "score": score, "n_dates": n_scored})

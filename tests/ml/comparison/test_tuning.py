@@ -357,6 +357,18 @@ def test_date_stride_fits_on_every_nth_date_and_scores_every_date() -> None:
                                                  for tr, _ in cv_rows]
 
 
+def test_each_fold_chooses_its_columns_as_a_walk_forward_window_does() -> None:
+    panel = make_panel(n_days=90)
+    spec = TrainingSpec(model_type="ridge", horizon=HORIZON, feature_selection="mutual_info", max_features=1)
+    r = tune(panel, spec, {"alpha": [1.0]}, method="grid", n_splits=3)
+    assert r.folds["features"].tolist() == [["f0"]] * 3  # the signal's column, chosen on each fold's rows
+    # the fold's score is a fit on that column alone
+    whole = tune(panel[["ticker", "date", "horizon", "label_end_date", "fwd_return", "fwd_excess_return", "f0"]],
+                 TrainingSpec(model_type="ridge", horizon=HORIZON), {"alpha": [1.0]}, method="grid", n_splits=3)
+    assert r.fold_scores == whole.fold_scores
+    assert whole.folds["features"].tolist() == [["f0"]] * 3
+
+
 # --------------------------------------------------------------------------- #
 # errors
 # --------------------------------------------------------------------------- #
