@@ -4,7 +4,8 @@
 
 STAGE is ``regime`` (walk-forward regime history with the pipeline's defaults: quarterly refits
 on an expanding window), a model type (``lightgbm``, ``ridge``): walk-forward CV + OOS
-predictions on the 5-day panel with quarterly retrains (the pipeline's defaults), then the final
+predictions on the 5-day panel with the configured recipe (tradepipe.toml [training]: expanding
+windows, quarterly retrains, the close label, ...; that model type and its defaults), then the final
 model and the scoring of the latest date, or ``backtest``: the daily backtest (ml.backtest, the
 daily run's own day kernels on arrays) of the LightGBM OOS history with each optimizer. The regime and
 LightGBM stages leave their outputs beside OUT_JSON for the backtest stage. The OOS figures are reported as measured; nothing is
@@ -43,12 +44,15 @@ def regime(con: duckdb.DuckDBPyConnection) -> dict:
 
 def model(con: duckdb.DuckDBPyConnection, model_type: str) -> dict:
     from assets.warehouse import marts
+    from bench.forecast import configured_spec
     from ml import predictions, training
+    from ml.config import value
 
+    # the configured recipe ([training]: windows, label, normalization, ...) with this model type
+    spec = configured_spec(model_type=model_type)
     start = time.perf_counter()
-    panel = marts.training_panel(con, 5)
+    panel = marts.training_panel(con, 5, feature_set=value("training.feature_set"), label_price=spec.label_price)
     load_s = time.perf_counter() - start
-    spec = training.TrainingSpec(model_type=model_type)
     start = time.perf_counter()
     result = training.walk_forward(panel, spec)
     cv_s = time.perf_counter() - start
@@ -56,7 +60,7 @@ def model(con: duckdb.DuckDBPyConnection, model_type: str) -> dict:
     start = time.perf_counter()
     final = training.train_final(panel, spec)
     final_s = time.perf_counter() - start
-    latest = con.execute("select * from marts.fct_features where date = (select max(date) from marts.fct_features)").df()
+    latest = marts.features_on(con, pd.Timestamp(marts.latest_feature_date(con)))
     start = time.perf_counter()
     scored = predictions.score_latest(final, latest, result.models[-3:])
     score_s = time.perf_counter() - start
